@@ -1,0 +1,34 @@
+# Two entry points: `make demo` (the tour) and `make test` (lint, tests, docs).
+# Both bootstrap a local virtual environment on first use.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.jaxspec-installed
+
+.PHONY: demo test lint docs bench clean
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m jaxspec tour
+
+test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest -n auto -q
+	$(VENV)/bin/mkdocs build --strict -q -d .site
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+docs: $(STAMP)
+	$(VENV)/bin/mkdocs build --strict -d .site
+
+bench: $(STAMP)
+	$(PY) benchmarks/linalg.py
+
+clean:
+	rm -rf .site runs

@@ -1,0 +1,5 @@
+"""jaxspec: spectral methods for scientific machine learning and differentiable physics."""
+
+from . import linalg as linalg
+
+__version__ = "0.1.0"
