@@ -97,7 +97,8 @@ class _Loop(eqx.Module):
     num_matvecs: Int[Array, ""]
     num_restarts: Int[Array, ""]
     done: Bool[Array, ""]
-    verified: Bool[Array, ""]
+    injected: Bool[Array, ""]
+    locked_theta: Float[Array, " k"]
     asymmetric: Bool[Array, ""]
 
 
@@ -125,6 +126,8 @@ def _eigsh_jit(matvec, v0, params, k, which, tol, ncv, max_matvecs, verify, symm
     def op(v, *_):
         return mv_conv(v, *params_sg, *consts_sg)
 
+    verify = verify and n > m  # the whole space in the basis: nothing can be missed
+    lp_locked = [None]
     order = _priority(jnp.zeros(m), which)
     wanted = order[:k]
     keep = order[:p]
@@ -136,7 +139,11 @@ def _eigsh_jit(matvec, v0, params, k, which, tol, ncv, max_matvecs, verify, symm
         res = jnp.abs(beta * S[m - 1, :])
         scale = jnp.maximum(jnp.max(jnp.abs(theta)), kry.scale.astype(sdt))
         conv = res[wanted] <= tol * scale
-        return theta, S, beta, asym, jnp.all(conv)
+        # the next most wanted pair: must also converge after a random injection, so that
+        # a missed eigenvalue (hidden from the start vector) would have shown up
+        conv_next = res[order[k]] <= np.sqrt(tol) * scale if p > k else jnp.array(True)
+        changed = jnp.max(jnp.abs(theta[wanted] - lp_locked[0])) > 10 * tol * scale
+        return theta, S, beta, asym, jnp.all(conv), conv_next, changed
 
     def restart(kry, theta, S, beta, lock, rkey):
         """New basis: kept Ritz vectors, then the residual direction (or, when `lock`, a
@@ -168,13 +175,17 @@ def _eigsh_jit(matvec, v0, params, k, which, tol, ncv, max_matvecs, verify, symm
         return basis, H, nxt, coupling
 
     def body(lp: _Loop) -> _Loop:
-        theta, S, beta, asym, all_conv = ritz(lp.kry)
+        lp_locked[0] = lp.locked_theta
+        theta, S, beta, asym, all_conv, conv_next, changed = ritz(lp.kry)
         started = lp.num_matvecs > 0
         asymmetric = lp.asymmetric | (started & (asym > symmetry_tol))
+        # Converged and verified: the last random injection changed nothing and the pair
+        # after the wanted ones has converged too.
+        verified = lp.injected & conv_next & ~changed
         finished = started & (
-            (all_conv & (lp.verified | (not verify))) | asymmetric | lp.kry.nonfinite
+            (all_conv & (verified | (not verify))) | asymmetric | lp.kry.nonfinite
         )
-        lock = started & all_conv & ~lp.verified & verify
+        lock = started & ~finished & all_conv & verify & (~lp.injected | conv_next)
         rkey = jr.fold_in(key, lp.num_restarts + 1)
 
         def prepare(_):
@@ -202,7 +213,8 @@ def _eigsh_jit(matvec, v0, params, k, which, tol, ncv, max_matvecs, verify, symm
             num_matvecs=lp.num_matvecs + cost,
             num_restarts=lp.num_restarts + (started & ~finished).astype(jnp.int32),
             done=finished,
-            verified=jnp.where(finished | ~started, lp.verified, lock),
+            injected=lp.injected | lock,
+            locked_theta=jnp.where(lock, theta[wanted], lp.locked_theta),
             asymmetric=asymmetric,
         )
 
@@ -215,7 +227,8 @@ def _eigsh_jit(matvec, v0, params, k, which, tol, ncv, max_matvecs, verify, symm
         num_matvecs=jnp.array(0, jnp.int32),
         num_restarts=jnp.array(0, jnp.int32),
         done=jnp.array(False),
-        verified=jnp.array(n <= m),  # the whole space is in the basis: nothing to verify
+        injected=jnp.array(False),
+        locked_theta=jnp.full((k,), jnp.inf, sdt),
         asymmetric=jnp.array(False),
     )
     lp = lax.while_loop(cond, body, lp)

@@ -151,3 +151,14 @@ def test_vmap_jit_no_retrace(rng):
 
     f(A, V0[0])
     f(jl.MatrixOperator(A.matrix * 2.0), V0[1])
+
+
+def test_symmetric_start_vector_does_not_hide_degenerate_pairs():
+    # v0 = ones is blind to the antisymmetric member of every degenerate pair of the 2D
+    # Laplacian; the verification cycle must still find both copies.
+    from tests.helpers import laplacian_2d
+
+    mv, exact = laplacian_2d(24)
+    res = jl.eigsh(mv, jnp.ones((24, 24)), 6, which="smallest")
+    np.testing.assert_allclose(res.eigenvalues, exact[:6], rtol=1e-10)
+    assert np.isclose(exact[1], exact[2]) and np.isclose(exact[4], exact[5])
