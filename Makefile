@@ -18,16 +18,17 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest -n auto -q
-	$(VENV)/bin/mkdocs build --strict -q -d .site
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict -q -d .site
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
 docs: $(STAMP)
-	$(VENV)/bin/mkdocs build --strict -d .site
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict -d .site
 
 bench: $(STAMP)
+	$(PY) -m pip install -q -r benchmarks/requirements.txt
 	$(PY) benchmarks/linalg.py
 
 clean:

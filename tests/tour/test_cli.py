@@ -1,0 +1,30 @@
+import pytest
+
+from jaxspec._cli import main
+from jaxspec.tour import SECTIONS
+
+
+def test_tour_quick_writes_report_and_checks_figures(tmp_path, capsys):
+    rows = None
+    from jaxspec.tour import run_tour
+
+    rows = run_tour(tmp_path, quick=True)
+    (folder,) = list(tmp_path.iterdir())
+    assert (folder / "report.md").exists()
+    assert (folder / "linalg_density.png").stat().st_size > 10_000
+    by = {r.figure.split(",")[0]: r for r in rows}
+    assert by["lambda_min"].error < 1e-9 and by["lambda_max"].error < 1e-12
+    w1 = next(r for r in rows if r.figure.startswith("SLQ density"))
+    assert w1.value <= 2e-3
+    assert "report:" in capsys.readouterr().out
+
+
+def test_cli_help_and_errors(capsys):
+    assert main([]) == 0
+    assert "tour" in capsys.readouterr().out
+    assert main(["tour", "--list"]) == 0
+    assert all(name in capsys.readouterr().out for name in SECTIONS)
+    assert main(["tour", "--sections", "nope"]) == 2
+    assert "unknown section" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["tour", "--help"])
