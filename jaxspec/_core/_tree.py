@@ -112,3 +112,24 @@ def stack_combine(coeffs: jax.Array, stack: Any) -> Any:
 
 def stack_unstack(stack: Any, m: int) -> list:
     return [stack_get(stack, i) for i in range(m)]
+
+
+def hash_like(like: Any, seed: jax.Array) -> Any:
+    """A deterministic, generic pseudo-random tree-vector in [-0.5, 0.5) from a scalar seed.
+
+    Used for restart vectors inside Lanczos loops: a few elementwise ops (iota, sin, floor)
+    instead of a counter-based PRNG, which keeps compile times of loop bodies short. Only
+    genericity matters there (not being in a given subspace), not the distribution.
+    """
+    leaves, treedef = jtu.tree_flatten(like)
+    out, offset = [], 0
+    seed = jnp.asarray(seed, jnp.float32)
+    for leaf in leaves:
+        size = int(np.prod(jnp.shape(leaf), dtype=np.int64))
+        idx = (lax.iota(jnp.int32, size) + offset) % 65521
+        x = jnp.sin(idx.astype(jnp.float32) * 12.9898 + seed * 78.233 + 0.5 * idx.astype(
+            jnp.float32) ** 0.5) * 43758.5453
+        r = (x - jnp.floor(x)) - 0.5
+        out.append(r.reshape(jnp.shape(leaf)).astype(jnp.result_type(leaf)))
+        offset += size
+    return jtu.tree_unflatten(treedef, out)

@@ -31,8 +31,10 @@ from jax import lax
 from jaxtyping import Array, Bool, Float, Int
 
 from .._core._dtypes import solve_dtype
+from .._core._flat import flatten_problem, should_flatten
 from .._core._results import RESULTS
 from .._core._tree import (
+    hash_like,
     stack_combine,
     stack_dot,
     stack_get,
@@ -44,8 +46,8 @@ from .._core._tree import (
     tree_scale,
     tree_size,
 )
-from ._lanczos import KrylovState, krylov_extend, krylov_init, projected_matrix
-from ._operators import Matvec, check_operator, random_like
+from ._lanczos import KrylovState, _seed, krylov_extend, krylov_init, projected_matrix
+from ._operators import Matvec, check_operator
 
 Which = Literal["largest", "smallest", "both"]
 
@@ -112,7 +114,12 @@ def _default_symmetry_tol(dtype) -> float:
 
 @eqx.filter_jit
 def _eigsh_jit(matvec, v0, params, k, which, tol, ncv, max_matvecs, verify, symmetry_tol, key,
-               throw):
+               throw, flat=False):
+    if flat:
+        mv, x0, unravel = flatten_problem(matvec, v0)
+        res = _eigsh_jit(mv, x0, params, k, which, tol, ncv, max_matvecs, verify,
+                         symmetry_tol, key, throw)
+        return eqx.tree_at(lambda r: r.eigenvectors, res, jax.vmap(unravel)(res.eigenvectors))
     m = ncv
     n = tree_size(v0)
     p = min(k + (m - k) // 2, m - 1)
@@ -159,7 +166,7 @@ def _eigsh_jit(matvec, v0, params, k, which, tol, ncv, max_matvecs, verify, symm
         basis = stack_zeros(v0_sg, m + 1)
         basis = jax.tree_util.tree_map(lambda b, c: b.at[:p].set(c), basis, kept)
         resid = stack_get(kry.basis, m)
-        rnd = random_like(rkey, v0_sg, "normal")
+        rnd = hash_like(v0_sg, rkey)
         for _ in range(2):
             rnd = tree_axpy(jnp.array(-1.0, coeff), stack_combine(stack_dot(basis, rnd, coeff),
                             basis), rnd)
@@ -186,7 +193,7 @@ def _eigsh_jit(matvec, v0, params, k, which, tol, ncv, max_matvecs, verify, symm
             (all_conv & (verified | (not verify))) | asymmetric | lp.kry.nonfinite
         )
         lock = started & ~finished & all_conv & verify & (~lp.injected | conv_next)
-        rkey = jr.fold_in(key, lp.num_restarts + 1)
+        rkey = seed + 7.0 * (lp.num_restarts + 1).astype(jnp.float32)
 
         def prepare(_):
             basis, H, nxt, coupling = restart(lp.kry, theta, S, beta, lock, rkey)
@@ -204,7 +211,7 @@ def _eigsh_jit(matvec, v0, params, k, which, tol, ncv, max_matvecs, verify, symm
 
         def advance(_):
             kr, start = lax.cond(started, prepare, lambda _: (lp.kry, jnp.array(0)), None)
-            return krylov_extend(op, (), kr, start, m, jr.fold_in(rkey, 1)), start
+            return krylov_extend(op, (), kr, start, m, rkey + 0.5), start
 
         kry, start = lax.cond(finished, lambda _: (lp.kry, jnp.array(m)), advance, None)
         cost = jnp.where(finished, 0, m - start)
@@ -221,7 +228,8 @@ def _eigsh_jit(matvec, v0, params, k, which, tol, ncv, max_matvecs, verify, symm
     def cond(lp: _Loop):
         return ~lp.done & (lp.num_matvecs < max_matvecs)
 
-    kry, _ = krylov_init(v0_sg, m, key)
+    seed = _seed(key)
+    kry, _ = krylov_init(v0_sg, m, seed)
     lp = _Loop(
         kry=kry,
         num_matvecs=jnp.array(0, jnp.int32),
@@ -337,4 +345,4 @@ def eigsh(
     if key is None:
         key = jr.key(0)
     return _eigsh_jit(matvec, v0, params, k, which, float(tol), ncv, int(max_matvecs),
-                      bool(verify), float(symmetry_tol), key, bool(throw))
+                      bool(verify), float(symmetry_tol), key, bool(throw), should_flatten(v0))

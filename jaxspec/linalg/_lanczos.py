@@ -23,7 +23,9 @@ from jax import lax
 from jaxtyping import Array, Bool, Float, Int
 
 from .._core._dtypes import accumulation_dtype, eps
+from .._core._flat import flatten_problem, should_flatten
 from .._core._tree import (
+    hash_like,
     stack_combine,
     stack_dot,
     stack_get,
@@ -37,7 +39,7 @@ from .._core._tree import (
     tree_size,
     tree_zeros_like,
 )
-from ._operators import Matvec, check_operator, random_like
+from ._operators import Matvec, check_operator
 
 Reortho = Literal["full", "none"]
 
@@ -54,7 +56,7 @@ def _normalise_or_random(w, norm, key, like, basis, coeff_dtype, scale):
         return tree_scale((1.0 / norm).astype(coeff_dtype), w), norm, jnp.array(False)
 
     def restart(_):
-        r = random_like(key, like, "normal")
+        r = hash_like(like, key)
         if basis is not None:
             for _pass in range(2):
                 r = tree_axpy(jnp.array(-1.0, coeff_dtype), stack_combine(stack_dot(basis, r,
@@ -83,7 +85,7 @@ def krylov_extend(
 ) -> KrylovState:
     """Fill columns start..stop-1 of H; basis rows 0..start must be set, rows > start zero.
 
-    `start` may be traced (restarted runs) or a Python int.
+    `start` may be traced (restarted runs) or a Python int; `key` is a float seed.
     """
     coeff_dtype = state.H.dtype
 
@@ -100,7 +102,7 @@ def krylov_extend(
         beta = tree_norm(w, coeff_dtype)
         scale = jnp.maximum(st.scale, jnp.sqrt(jnp.sum(h**2) + beta**2))
         qn, beta, broke = _normalise_or_random(
-            w, beta, jr.fold_in(key, j), q, st.basis, coeff_dtype, scale
+            w, beta, key + 1.0 + j.astype(jnp.float32), q, st.basis, coeff_dtype, scale
         )
         H = st.H.at[:, j].set(h).at[j + 1, j].set(beta)
         return KrylovState(
@@ -121,7 +123,7 @@ def krylov_init(v0: Any, m: int, key) -> tuple[KrylovState, jnp.dtype]:
     coeff_dtype = accumulation_dtype(jnp.result_type(*leaves))
     nrm = tree_norm(v0, coeff_dtype)
     zero = nrm == 0
-    v = jax.lax.cond(zero, lambda: random_like(key, v0, "normal"), lambda: v0)
+    v = jax.lax.cond(zero, lambda: hash_like(v0, _seed(key)), lambda: v0)
     nrm = tree_norm(v, coeff_dtype)
     q0 = tree_scale((1.0 / nrm).astype(coeff_dtype), v)
     basis = stack_set(stack_zeros(v0, m + 1), 0, q0)
@@ -174,11 +176,19 @@ class LanczosDecomposition(eqx.Module):
         return jnp.diag(self.alphas) + jnp.diag(off, 1) + jnp.diag(off, -1)
 
 
+def _seed(key) -> jax.Array:
+    """A float seed for `hash_like` from a PRNG key (or a float seed passed through)."""
+    if jnp.issubdtype(jnp.result_type(key), jnp.floating):
+        return key
+    return jr.uniform(key, (), jnp.float32, 0.0, 1000.0)
+
+
 def _lanczos_none(matvec, params, v0, m, key, return_basis):
     """Three-term recurrence, O(1) vectors of memory (plus the basis if requested)."""
+    seed = _seed(key)
     coeff_dtype = accumulation_dtype(jnp.result_type(*jax.tree_util.tree_leaves(v0)))
     nrm = tree_norm(v0, coeff_dtype)
-    v = lax.cond(nrm == 0, lambda: random_like(key, v0, "normal"), lambda: v0)
+    v = lax.cond(nrm == 0, lambda: hash_like(v0, _seed(key)), lambda: v0)
     q0 = tree_scale((1.0 / tree_norm(v, coeff_dtype)).astype(coeff_dtype), v)
 
     def step(carry, j):
@@ -192,7 +202,7 @@ def _lanczos_none(matvec, params, v0, m, key, return_basis):
         beta = tree_norm(w, coeff_dtype)
         scale = jnp.maximum(scale, jnp.sqrt(alpha**2 + beta**2 + beta_prev**2))
         qn, beta, broke = _normalise_or_random(
-            w, beta, jr.fold_in(key, j), q, None, coeff_dtype, scale
+            w, beta, seed + 1.0 + j.astype(jnp.float32), q, None, coeff_dtype, scale
         )
         carry = (q, qn, beta, scale, nb + broke.astype(jnp.int32), bad | ~finite)
         return carry, (alpha, beta, q if return_basis else None)
@@ -225,13 +235,19 @@ def check_num_steps(num_steps: Any, n: int, name: str = "num_steps") -> int:
 
 
 @eqx.filter_jit
-def _lanczos_jit(matvec, v0, params, num_steps, reortho, key, return_basis):
+def _lanczos_jit(matvec, v0, params, num_steps, reortho, key, return_basis, flat=False):
     if key is None:
         key = jr.key(0)
+    if flat:
+        mv, x0, unravel = flatten_problem(matvec, v0)
+        dec = _lanczos_jit(mv, x0, params, num_steps, reortho, key, return_basis)
+        basis = None if dec.basis is None else jax.vmap(unravel)(dec.basis)
+        return eqx.tree_at(lambda d: (d.basis, d.residual), dec, (basis, unravel(dec.residual)),
+                           is_leaf=lambda x: x is None)
     if reortho == "none":
         return _lanczos_none(matvec, params, v0, num_steps, key, return_basis)
     state, _ = krylov_init(v0, num_steps, key)
-    state = krylov_extend(matvec, params, state, 0, num_steps, key)
+    state = krylov_extend(matvec, params, state, 0, num_steps, _seed(key))
     H = state.H
     _, asym = projected_matrix(H, num_steps)
     alphas = jnp.diagonal(H[:num_steps, :num_steps])
@@ -279,4 +295,5 @@ def lanczos(
         raise ValueError(f"`reortho` must be 'full' or 'none', got {reortho!r}.")
     check_operator(matvec, v0, params)
     check_num_steps(num_steps, tree_size(v0))
-    return _lanczos_jit(matvec, v0, params, num_steps, reortho, key, return_basis)
+    return _lanczos_jit(matvec, v0, params, num_steps, reortho, key, return_basis,
+                        should_flatten(v0))

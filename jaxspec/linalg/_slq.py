@@ -22,6 +22,7 @@ from jax.scipy.special import erf
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._core._dtypes import solve_dtype
+from .._core._flat import should_flatten
 from .._core._tree import tree_size
 from ._lanczos import _lanczos_jit, check_num_steps
 from ._operators import Matvec, check_operator, random_like
@@ -173,18 +174,19 @@ def slq(
         per_probe = (num_steps + 1) * n * np.dtype(dtype).itemsize
         batch_size = int(max(1, min(num_probes, (1 << 30) // max(per_probe, 1))))
     return _slq_jit(matvec, v_like, params, key, num_probes, num_steps, probe, reortho,
-                    batch_size)
+                    batch_size, should_flatten(v_like))
 
 
 @eqx.filter_jit
-def _slq_jit(matvec, v_like, params, key, num_probes, num_steps, probe, reortho, batch_size):
+def _slq_jit(matvec, v_like, params, key, num_probes, num_steps, probe, reortho, batch_size,
+             flat):
     keys = jr.split(key, num_probes)
 
     def one(k):
         kz, kl = jr.split(k)
         z = random_like(kz, v_like, probe)
         nsq = sum(jnp.sum(jnp.square(a.astype(solve_dtype()))) for a in jax.tree.leaves(z))
-        dec = _lanczos_jit(matvec, z, params, num_steps, reortho, kl, False)
+        dec = _lanczos_jit(matvec, z, params, num_steps, reortho, kl, False, flat)
         theta, tau = _density_from_decomp(dec.alphas, dec.betas)
         return theta, tau, nsq
 
