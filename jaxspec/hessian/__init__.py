@@ -10,9 +10,15 @@ from ._curvature import (
     hvp as hvp,
 )
 from ._data import Batches as Batches
+from ._plots import plot_density as plot_density, plot_sharpness as plot_sharpness
 from ._spectrum import (
     curvature_matvec as curvature_matvec,
     spectral_density as spectral_density,
     top_eigenpairs as top_eigenpairs,
     trace as trace,
+)
+from ._tracker import (
+    SharpnessRecord as SharpnessRecord,
+    SharpnessTracker as SharpnessTracker,
+    TrackerState as TrackerState,
 )
