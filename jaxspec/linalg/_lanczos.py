@@ -44,6 +44,9 @@ from ._operators import Matvec, check_operator
 Reortho = Literal["full", "none"]
 
 
+_DGKS = 0.7071067811865476  # 1/sqrt(2)
+
+
 def _breakdown_tol(dtype) -> float:
     return 100.0 * eps(dtype)
 
@@ -94,12 +97,21 @@ def krylov_extend(
         w = matvec(q, *params)
         finite = tree_all_finite(w)
         w = jax.tree_util.tree_map(lambda a: jnp.where(finite, a, 0), w)
+        w_norm = tree_norm(w, coeff_dtype)
         h = stack_dot(st.basis, w, coeff_dtype)
         w = tree_axpy(jnp.array(-1.0, coeff_dtype), stack_combine(h, st.basis), w)
-        h2 = stack_dot(st.basis, w, coeff_dtype)
-        w = tree_axpy(jnp.array(-1.0, coeff_dtype), stack_combine(h2, st.basis), w)
-        h = h + h2
         beta = tree_norm(w, coeff_dtype)
+
+        # Second Gram-Schmidt pass only when the first cancelled much of w (the DGKS
+        # criterion, as in ARPACK): otherwise w is already orthogonal to working accuracy.
+        def second_pass(args):
+            w, h = args
+            h2 = stack_dot(st.basis, w, coeff_dtype)
+            w = tree_axpy(jnp.array(-1.0, coeff_dtype), stack_combine(h2, st.basis), w)
+            return w, h + h2, tree_norm(w, coeff_dtype)
+
+        w, h, beta = lax.cond(beta < _DGKS * w_norm, second_pass,
+                              lambda args: (*args, beta), (w, h))
         scale = jnp.maximum(st.scale, jnp.sqrt(jnp.sum(h**2) + beta**2))
         qn, beta, broke = _normalise_or_random(
             w, beta, key + 1.0 + j.astype(jnp.float32), q, st.basis, coeff_dtype, scale

@@ -16,6 +16,10 @@ def test_tour_quick_writes_report_and_checks_figures(tmp_path, capsys):
     assert by["lambda_min"].error < 1e-9 and by["lambda_max"].error < 1e-12
     w1 = next(r for r in rows if r.figure.startswith("SLQ density"))
     assert w1.value <= 2e-3
+    top5 = next(r for r in rows if r.figure.startswith("top-5 Hessian"))
+    assert top5.value <= 1e-10
+    assert next(r for r in rows if r.figure.startswith("lambda_max (sharp")).error <= 1e-10
+    assert (folder / "hessian_density.png").exists()
     assert "report:" in capsys.readouterr().out
 
 
