@@ -118,8 +118,8 @@ def lanczos_step(params, data, rounds):
     def chain(a):
         def body(i, x):
             y = mv(x, a)
-            n = jnp.sqrt(sum(jnp.vdot(l, l) for l in jax.tree.leaves(y)))
-            return jax.tree.map(lambda l: l / n, y)
+            n = jnp.sqrt(sum(jnp.vdot(t, t) for t in jax.tree.leaves(y)))
+            return jax.tree.map(lambda t: t / n, y)
 
         return jax.lax.fori_loop(0, depth, body, a)
 

@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import scipy.sparse.linalg as spla
+
 from _common import environment, md_table, time_alternating, write
 
 jax.config.update("jax_enable_x64", True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from pathlib import Path
 
@@ -27,7 +28,7 @@ def mixture_data(key, n, dim=16, classes=10):
 
 def init_mlp(key, sizes):
     params = []
-    for a, b in zip(sizes[:-1], sizes[1:], strict=True):
+    for a, b in itertools.pairwise(sizes):
         key, k1 = jax.random.split(key)
         params.append({"w": jax.random.normal(k1, (a, b)) / np.sqrt(a), "b": jnp.zeros(b)})
     return params
