@@ -56,7 +56,9 @@ def train(params, data, steps, lr=1e-2):
         u, s = opt.update(g, s, p)
         return (optax.apply_updates(p, u), s), None
 
-    (params, _), _ = jax.lax.scan(step, (params, opt.init(params)), None, length=steps)
+    # optax's Adam mixes Python floats and int32 step counts: allow standard promotion here
+    with jax.numpy_dtype_promotion("standard"):
+        (params, _), _ = jax.lax.scan(step, (params, opt.init(params)), None, length=steps)
     return params
 
 
