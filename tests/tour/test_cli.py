@@ -27,7 +27,8 @@ def test_cli_help_and_errors(capsys):
     assert main([]) == 0
     assert "tour" in capsys.readouterr().out
     assert main(["tour", "--list"]) == 0
-    assert all(name in capsys.readouterr().out for name in SECTIONS)
+    listed = capsys.readouterr().out
+    assert all(name in listed for name in SECTIONS)
     assert main(["tour", "--sections", "nope"]) == 2
     assert "unknown section" in capsys.readouterr().err
     with pytest.raises(SystemExit):
