@@ -57,9 +57,12 @@ def case(name, mv, exact, n, k, which, rounds):
     ref = exact[-k:] if which == "largest" else exact[:k]
     v0 = jnp.asarray(np.random.default_rng(0).standard_normal(n))
     mv_j = eqx.filter_jit(mv)
-    ncv = max(2 * k + 1, 20)
+    ncv = 40
 
+    t0 = time.perf_counter()
     res = jl.eigsh(mv_j, v0, k, which=which, ncv=ncv, max_matvecs=100_000)
+    jax.block_until_ready(res.eigenvalues)
+    first_call = time.perf_counter() - t0  # includes compilation
     used = int(res.num_matvecs)
     rows, payload = [], {}
 
@@ -104,6 +107,7 @@ def case(name, mv, exact, n, k, which, rounds):
         fns[f"matfree eigh_partial ({depth} steps)"] = lambda: eigh_p(v0)
 
     timing = time_alternating(fns, rounds=rounds)
+    timing["jaxspec.eigsh"]["compile_s"] = first_call
     base = timing["jaxspec.eigsh"]["median_s"]
     for key in fns:
         t = timing[key]
@@ -141,7 +145,7 @@ def main():
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
     n_dense = 600 if args.quick else 2000
-    nx = 60 if args.quick else 200
+    nx = 60 if args.quick else 100
     rows, payload = [], {"environment": environment(), "matfree": MATFREE,
                          "scipy": __import__("scipy").__version__}
     A, ev = planted(n_dense, 0)
