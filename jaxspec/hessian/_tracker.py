@@ -74,7 +74,7 @@ class SharpnessTracker(eqx.Module):
     every: int = eqx.field(static=True, default=1)
     k: int = eqx.field(static=True, default=1)
     tol: float = eqx.field(static=True, default=1e-6)
-    ncv: int | None = eqx.field(static=True, default=None)
+    ncv: int | None = eqx.field(static=True, default=None)  # default 2k + 4
     trace_probes: int = eqx.field(static=True, default=0)
     curvature: Any = eqx.field(static=True, default="hessian")
     model_fn: Callable | None = eqx.field(static=True, default=None)
@@ -101,7 +101,11 @@ class SharpnessTracker(eqx.Module):
             v0 = jax.tree_util.tree_map(lambda a: jnp.sum(a, axis=0), state.vectors)
         kw = dict(curvature=self.curvature, model_fn=self.model_fn,
                   output_loss=self.output_loss, batch_size=self.batch_size)
-        res = top_eigenpairs(self.loss_fn, params, data, self.k, tol=self.tol, ncv=self.ncv,
+        # A short restart length suits warm starts: from the previous eigenvectors one cycle
+        # of 2k+4 products usually converges (7 HVPs per update for k=1 on the tour's MLP,
+        # against 21 with eigsh's default ncv=20).
+        ncv = self.ncv if self.ncv is not None else 2 * self.k + 4
+        res = top_eigenpairs(self.loss_fn, params, data, self.k, tol=self.tol, ncv=ncv,
                              v0=v0, verify=False, throw=False, key=key, **kw)
         overlap = _grad_overlap(self, params, data, res.eigenvectors)
         tr = se = None
