@@ -14,15 +14,6 @@ def default_float_dtype() -> np.dtype:
     return np.dtype(jnp.float64 if jax.config.read("jax_enable_x64") else jnp.float32)
 
 
-def canonical_float_dtype(dtype: Any | None) -> np.dtype:
-    """`dtype=None` means the default float dtype; anything else must be a real float dtype."""
-    if dtype is None:
-        return default_float_dtype()
-    dt = np.dtype(dtype)
-    if not jnp.issubdtype(dt, jnp.floating):
-        raise TypeError(f"`dtype` must be a real floating dtype, got {dt}.")
-    return dt
-
 
 def check_float_tree(tree: Any, name: str) -> tuple[list, np.dtype]:
     """Check that every leaf of `tree` is a real floating array; return leaves and widest dtype.

@@ -54,9 +54,6 @@ def tree_axpy(alpha: jax.Array, x: Any, y: Any) -> Any:
     )
 
 
-def tree_sub(x: Any, y: Any) -> Any:
-    return jtu.tree_map(jnp.subtract, x, y)
-
 
 def tree_zeros_like(x: Any) -> Any:
     return jtu.tree_map(jnp.zeros_like, x)
@@ -67,9 +64,6 @@ def tree_all_finite(x: Any) -> jax.Array:
         jnp.logical_and, [jnp.all(jnp.isfinite(a)) for a in jtu.tree_leaves(x)], jnp.array(True)
     )
 
-
-def tree_cast(x: Any, like: Any) -> Any:
-    return jtu.tree_map(lambda a, b: a.astype(b.dtype), x, like)
 
 
 # Stacked tree-vectors: leading axis m on every leaf.
@@ -109,9 +103,6 @@ def stack_combine(coeffs: jax.Array, stack: Any) -> Any:
 
     return jtu.tree_map(leaf, stack)
 
-
-def stack_unstack(stack: Any, m: int) -> list:
-    return [stack_get(stack, i) for i in range(m)]
 
 
 def hash_like(like: Any, seed: jax.Array) -> Any:

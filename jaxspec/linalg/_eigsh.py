@@ -20,7 +20,7 @@ eigenvectors are returned with `stop_gradient`: their derivatives are not propag
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -48,8 +48,6 @@ from .._core._tree import (
 )
 from ._lanczos import KrylovState, _seed, krylov_extend, krylov_init, projected_matrix
 from ._operators import Matvec, check_operator
-
-Which = Literal["largest", "smallest", "both"]
 
 
 class EigshResult(eqx.Module):

@@ -13,7 +13,7 @@ first block alone carries the quadrature weights of the start vector.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -40,9 +40,6 @@ from .._core._tree import (
     tree_zeros_like,
 )
 from ._operators import Matvec, check_operator
-
-Reortho = Literal["full", "none"]
-
 
 _DGKS = 0.7071067811865476  # 1/sqrt(2)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from pathlib import Path
 
 
@@ -59,6 +58,3 @@ def write_report(out: Path, rows: list[Row], plots: list[Path], meta: dict) -> P
     path.write_text("\n".join(lines))
     return path
 
-
-def finite(x: float) -> bool:
-    return math.isfinite(x)
