@@ -211,6 +211,26 @@ def top5(params, data, dense, rounds):
     return rows, res
 
 
+def memory(params, data):
+    """XLA's compiled memory (arguments + outputs + temporaries, MiB) of the gradient, one HVP
+    and a whole top-5 run; PyTorch's CPU allocator exposes no peak figure, so no peer column."""
+    mv, act = jh.curvature_matvec(loss_fn, params, data)
+
+    def mib(fn, *args):
+        m = jax.jit(fn).lower(*args).compile().memory_analysis()
+        if m is None:
+            return float("nan")
+        total = m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes
+        return total / 2**20
+
+    return [
+        ["gradient", mib(jax.grad(loss_fn), params, data)],
+        ["HVP", mib(lambda p, v: jh.hvp(loss_fn, p, data, v), params, params)],
+        ["top-5 eigsh run (ncv 40)", mib(lambda a: jl.eigsh(mv, a, 5, a, ncv=40).eigenvalues,
+                                         act)],
+    ]
+
+
 def tracking(params, data, steps=10, lr=0.05):
     """Warm-started sharpness tracking over `steps` gradient steps vs dense eigh each step."""
     tracker = jh.SharpnessTracker(loss_fn, every=1, k=1, tol=1e-6)
@@ -298,7 +318,9 @@ def main():
         r.append(r[3] / base if base and np.isfinite(r[3]) else np.nan)
     dens_rows = density(params, data, dense)
     track = tracking(params, data)
+    mem_rows = memory(params, data)
     payload.update(ratios=ratio_rows, top5=top_rows, density=dens_rows, tracking=track,
+                   memory_mib=mem_rows,
                    lambda_max=float(dense[-1]), num_params=int(flat.size))
     md = (
         f"MLP 16-56-48-10 ({flat.size} parameters), 512 examples, lambda_max = "
@@ -309,6 +331,8 @@ def main():
                     "time / jaxspec"], top_rows)
         + "\n\n"
         + md_table(["density (10 probes x 80 steps)", "W1 / range", "time s"], dens_rows)
+        + "\n\n"
+        + md_table(["compiled XLA memory (f64)", "MiB"], mem_rows)
         + "\n\nWarm-started sharpness tracking over 10 gradient steps (lr 0.05, tol 1e-6): "
         f"max relative error of lambda_max vs dense eigh {track['max_rel_error']:.1e}; "
         f"{track['hvps_cold']} HVPs cold, {track['hvps_warm_mean']:.1f} per warm update."
