@@ -132,12 +132,11 @@ def _eigsh_jit(matvec, v0, params, k, which, tol, ncv, max_matvecs, verify, symm
         return mv_conv(v, *params_sg, *consts_sg)
 
     verify = verify and n > m  # the whole space in the basis: nothing can be missed
-    lp_locked = [None]
     order = _priority(jnp.zeros(m), which)
     wanted = order[:k]
     keep = order[:p]
 
-    def ritz(kry):
+    def ritz(kry, locked_theta):
         T, asym = projected_matrix(kry.H, m)
         theta, S = jnp.linalg.eigh(T.astype(sdt))
         beta = kry.H[m, m - 1].astype(sdt)
@@ -147,7 +146,7 @@ def _eigsh_jit(matvec, v0, params, k, which, tol, ncv, max_matvecs, verify, symm
         # the next most wanted pair: must also converge after a random injection, so that
         # a missed eigenvalue (hidden from the start vector) would have shown up
         conv_next = res[order[k]] <= np.sqrt(tol) * scale if p > k else jnp.array(True)
-        changed = jnp.max(jnp.abs(theta[wanted] - lp_locked[0])) > 10 * tol * scale
+        changed = jnp.max(jnp.abs(theta[wanted] - locked_theta)) > 10 * tol * scale
         return theta, S, beta, asym, jnp.all(conv), conv_next, changed
 
     def restart(kry, theta, S, beta, lock, rkey):
@@ -170,9 +169,8 @@ def _eigsh_jit(matvec, v0, params, k, which, tol, ncv, max_matvecs, verify, symm
                             basis), rnd)
         rnd = tree_scale((1.0 / tree_norm(rnd, coeff)).astype(coeff), rnd)
         nxt = jax.tree_util.tree_map(lambda a, b: jnp.where(lock, a, b), rnd, resid)
-        # The next vector sits in slot p, after p kept rows (zeros beyond nkeep in lock mode:
-        # those rows are re-filled by the extension below only from slot p on, so in lock
-        # mode we place it at slot k and extend from k).
+        # The caller places `nxt` in slot p (normal restart) or slot k (lock) and extends
+        # from there.
         H = jnp.zeros_like(kry.H)
         th = theta[cols].astype(coeff) * mask
         H = H.at[jnp.arange(p), jnp.arange(p)].set(th)
@@ -180,8 +178,7 @@ def _eigsh_jit(matvec, v0, params, k, which, tol, ncv, max_matvecs, verify, symm
         return basis, H, nxt, coupling
 
     def body(lp: _Loop) -> _Loop:
-        lp_locked[0] = lp.locked_theta
-        theta, S, beta, asym, all_conv, conv_next, changed = ritz(lp.kry)
+        theta, S, beta, asym, all_conv, conv_next, changed = ritz(lp.kry, lp.locked_theta)
         started = lp.num_matvecs > 0
         asymmetric = lp.asymmetric | (started & (asym > symmetry_tol))
         # Converged and verified: the last random injection changed nothing and the pair
