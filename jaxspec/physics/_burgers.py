@@ -5,7 +5,7 @@ from __future__ import annotations
 import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float
+from jaxtyping import Array
 
 from .._core._spectral import dealias_mask, fourier_resample, rfft_wavenumbers
 from ._checks import check_field, check_positive, complex_dtype
@@ -13,11 +13,11 @@ from ._etdrk4 import quadratic_flux, solve_periodic
 
 
 def burgers(
-    u0: Float[Array, " n"],
+    u0: Array,
     *,
     nu: float | Array = 0.1,
     t_final: float = 1.0,
-    dt: float = 1e-3,
+    dt: float = 5e-4,
     length: float = 1.0,
     num_snapshots: int | None = None,
     dealias: bool = True,
@@ -28,6 +28,10 @@ def burgers(
     Pseudo-spectral in space (2/3-rule dealiasing: the top third of the modes, including
     those of `u0`, are dropped) and ETDRK4 in time with the diffusion integrated exactly.
     Steps are at most `dt` and land exactly on `t_final` (and on each snapshot time).
+    Measured against the exact solution (float64, FNO setting: GRF data, `nu = 0.1`, `t = 1`):
+    relative error 1e-11 at `dt = 1e-3`, 1e-12 at the default `5e-4`, fourth order for smooth
+    data; the first instants of rough data converge at third order (use a smaller `dt` for
+    early snapshots).
 
     **Arguments:**
 
@@ -88,7 +92,7 @@ def burgers_exact(
     n = u0.size
     m = n * int(refine)
     c = float(np.mean(u0))
-    w0 = np.asarray(fourier_resample(u0 - c, (m,)), dtype=np.float64)
+    w0 = np.asarray(fourier_resample(jnp.asarray(u0 - c), (m,)), dtype=np.float64)
     k = 2 * np.pi / length * np.fft.rfftfreq(m, d=1.0 / m)
     w_hat = np.fft.rfft(w0)
     big_w_hat = np.zeros_like(w_hat)

@@ -16,7 +16,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float
+from jaxtyping import Array
 
 from .._core._spectral import dst1
 from ._checks import check_field, is_concrete
@@ -116,8 +116,8 @@ _solve.defvjp(_solve_fwd, _solve_bwd)
 
 
 def darcy(
-    a: Float[Array, "s s"],
-    f: Float[Array, "s s"] | float = 1.0,
+    a: Array,
+    f: Array | float = 1.0,
     *,
     face: str = "arithmetic",
     rtol: float | None = None,
@@ -163,7 +163,7 @@ def darcy(
 
 
 def darcy_residual(
-    u: Float[Array, "s s"], a: Float[Array, "s s"], f: Float[Array, "s s"] | float = 1.0,
+    u: Array, a: Array, f: Array | float = 1.0,
     *, face: str = "arithmetic",
 ) -> Array:
     """`-div(a grad u) - f` at the interior vertices (the discrete equation's residual), with

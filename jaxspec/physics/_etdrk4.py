@@ -21,6 +21,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
+from ._checks import complex_dtype
+
 _CONTOUR_POINTS = 64
 
 
@@ -43,14 +45,15 @@ def etdrk4_coefficients(linear: Array, dt: float) -> ETDRK4Coefficients:
     """
     linear = jnp.asarray(linear)
     real = not jnp.iscomplexobj(linear)
-    cdtype = jnp.result_type(linear.dtype, jnp.complex64)
+    cdtype = linear.dtype if not real else complex_dtype(linear.dtype)
     z = (dt * linear).astype(cdtype)
     m = _CONTOUR_POINTS
     if real:  # upper half circle; the real part of the mean equals the full-circle mean
         theta = np.pi * (np.arange(1, m + 1) - 0.5) / m
     else:
         theta = 2 * np.pi * (np.arange(1, 2 * m + 1) - 0.5) / (2 * m)
-    r = z[..., None] + jnp.asarray(np.exp(1j * theta), cdtype)
+    circle = jnp.asarray(np.exp(1j * theta), cdtype).reshape((1,) * z.ndim + (-1,))
+    r = z[..., None] + circle
     er = jnp.exp(r)
 
     def mean(x):
@@ -62,7 +65,9 @@ def etdrk4_coefficients(linear: Array, dt: float) -> ETDRK4Coefficients:
     f2 = dt * mean((2 + r + er * (r - 2)) / r**3)
     f3 = dt * mean((-4 - 3 * r - r**2 + er * (4 - r)) / r**3)
     zt = z.real if real else z
-    return ETDRK4Coefficients(jnp.exp(zt), jnp.exp(zt / 2), Q, f1, f2, f3)
+    # stored complex so that products with spectra type-check under strict promotion
+    coeffs = (jnp.exp(zt), jnp.exp(zt / 2), Q, f1, f2, f3)
+    return ETDRK4Coefficients(*(c.astype(cdtype) for c in coeffs))
 
 
 def etdrk4_step(c: ETDRK4Coefficients, nonlinear: Callable[[Array], Array], v: Array) -> Array:
@@ -149,7 +154,8 @@ def solve_periodic(
     per, snaps = num_steps_for(t_final, dt, num_snapshots)
     h = t_final / (per * snaps)
     coeffs = etdrk4_coefficients(linear, h)
-    v0 = jnp.fft.rfftn(u0, axes=axes) * jnp.asarray(mask, u0.dtype)
+    v0 = jnp.fft.rfftn(u0, axes=axes)
+    v0 = v0 * jnp.asarray(mask, v0.dtype)
     out = integrate(
         lambda v: etdrk4_step(coeffs, nonlinear, v), v0, per, snaps, checkpoints
     )

@@ -119,7 +119,8 @@ class GaussianRandomField(eqx.Module):
             xi = jr.normal(key, self.shape, self.dtype)
             axes = tuple(range(d))
             p = float(np.prod(self.shape))
-            spec = jnp.fft.rfftn(xi, axes=axes) * std
+            cdt = np.complex128 if self.dtype.itemsize >= 8 else np.complex64
+            spec = jnp.fft.rfftn(xi, axes=axes) * std.astype(cdt)
             return (jnp.fft.irfftn(spec, s=self.shape, axes=axes) * math.sqrt(p / vol)).astype(
                 self.dtype
             )

@@ -32,6 +32,7 @@ def spectral_derivative(
         k = np.where(np.abs(k) >= np.pi * n / length - 1e-9, 0.0, k)
     axes = tuple(range(u.ndim - d, u.ndim))
     symbol = jnp.asarray((1j * k) ** order, complex_dtype(u.dtype))
+    symbol = symbol.reshape((1,) * (u.ndim - d) + symbol.shape)
     out = jnp.fft.irfftn(jnp.fft.rfftn(u, axes=axes) * symbol, s=spatial, axes=axes)
     return out.astype(u.dtype)
 

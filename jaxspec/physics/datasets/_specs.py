@@ -109,7 +109,7 @@ def _tail_fraction(u: jax.Array, d: int) -> jax.Array:
 @ft.lru_cache(maxsize=8)
 def _burgers_fn(n, nu, t_final, dt, alpha, tau, sigma):
     grf = GaussianRandomField(n, alpha=alpha, tau=tau, sigma=sigma)
-    mask = jnp.asarray(dealias_mask((n,)))
+    mask = jnp.asarray(dealias_mask((n,)), _complex())
 
     def one(key):
         u0 = jnp.fft.irfft(jnp.fft.rfft(grf(key)) * mask, n=n)  # what the solver sees
@@ -150,7 +150,7 @@ def _darcy(keys, p):
 def _ns_fn(n, nu, t_final, dt, num_snapshots, alpha, tau, sigma):
     grf = GaussianRandomField((n, n), alpha=alpha, tau=tau, sigma=sigma)
     forcing = navier_stokes_forcing(n)
-    mask = jnp.asarray(dealias_mask((n, n)))
+    mask = jnp.asarray(dealias_mask((n, n)), _complex())
 
     def one(key):
         w0 = jnp.fft.irfft2(jnp.fft.rfft2(grf(key)) * mask, s=(n, n))
@@ -240,3 +240,7 @@ def grid_for(name: str, params: dict[str, Any]) -> np.ndarray:
         return np.linspace(0.0, 1.0, s)
     length = params.get("length", 1.0)
     return np.arange(s) * length / s
+
+
+def _complex():
+    return jnp.complex128 if jax.config.read("jax_enable_x64") else jnp.complex64
