@@ -21,6 +21,7 @@ def kuramoto_sivashinsky(
     length: float = 32 * math.pi,
     num_snapshots: int | None = None,
     checkpoints: int | None = 32,
+    start_refine: int = 10,
 ) -> Array:
     """Solve 1D Kuramoto-Sivashinsky on `[0, length)` (chaotic for `length >~ 20`).
 
@@ -40,7 +41,7 @@ def kuramoto_sivashinsky(
 
     out = solve_periodic(
         u0, linear, nonlinear, mask, t_final=t_final, dt=dt, num_snapshots=num_snapshots,
-        checkpoints=checkpoints,
+        checkpoints=checkpoints, start_refine=start_refine,
     )
     return eqx.error_if(
         out, ~jnp.all(jnp.isfinite(out)),

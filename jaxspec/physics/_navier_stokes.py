@@ -25,6 +25,7 @@ def navier_stokes_2d(
     length: float = 1.0,
     num_snapshots: int | None = None,
     checkpoints: int | None = 32,
+    start_refine: int = 10,
 ) -> Array:
     """Solve `w_t + u . grad w = nu Lap w - drag w + f` on `[0, length)^2`, `u = (psi_y, -psi_x)`,
     `-Lap psi = w`, from the vorticity `w0` sampled at `(i, j) length / s`.
@@ -73,7 +74,7 @@ def navier_stokes_2d(
 
     out = solve_periodic(
         w0, linear, nonlinear, mask, t_final=t_final, dt=dt, num_snapshots=num_snapshots,
-        checkpoints=checkpoints,
+        checkpoints=checkpoints, start_refine=start_refine,
     )
     bound = 1.05 * (jnp.max(jnp.abs(w0)) + t_final * f_max) + 10 * jnp.finfo(w0.dtype).eps
     bad = ~jnp.all(jnp.isfinite(out)) | (jnp.max(jnp.abs(out)) > bound)
