@@ -28,8 +28,11 @@ docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict -d .site
 
 bench: $(STAMP)
-	$(PY) -m pip install -q -r benchmarks/requirements.txt
+	$(PY) -m pip install -q -r benchmarks/requirements.txt -r benchmarks/requirements-torch.txt
+	$(PY) -m pip install -q --no-deps pyhessian==0.1 hessian-eigenthings==1.0.0a5
 	$(PY) benchmarks/linalg.py
+	$(PY) benchmarks/hessian.py
+	$(PY) benchmarks/physics.py
 
 clean:
 	rm -rf .site runs

@@ -35,7 +35,7 @@ class Progress:
     def update(self, n: int = 1) -> None:
         self.done += n
         now = time.perf_counter()
-        if self.tty or now - self.last >= self.interval:
+        if self.done < self.total and (self.tty or now - self.last >= self.interval):
             self._write(final=False)
             self.last = now
 

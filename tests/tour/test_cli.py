@@ -20,6 +20,13 @@ def test_tour_quick_writes_report_and_checks_figures(tmp_path, capsys):
     assert top5.value <= 1e-10
     assert next(r for r in rows if r.figure.startswith("lambda_max (sharp")).error <= 1e-10
     assert (folder / "hessian_density.png").exists()
+    burg = next(r for r in rows if r.figure.startswith("Burgers"))
+    assert burg.value <= 1e-11
+    assert next(r for r in rows if r.figure.startswith("d loss / d nu")).error <= 1e-6
+    assert next(r for r in rows if r.figure.startswith("Taylor-Green")).error <= 1e-13
+    assert next(r for r in rows if r.figure.startswith("Darcy order")).error <= 0.02
+    assert next(r for r in rows if r.figure.startswith("GRF power")).error <= 0.05
+    assert (folder / "physics.png").stat().st_size > 10_000
     assert "report:" in capsys.readouterr().out
 
 
