@@ -1,0 +1,22 @@
+"""Fourier neural operators: spectral convolutions in 1-3 D, the FNO, Sobolev losses, training.
+
+Modules act on one sample `(channels, *spatial)`; batch with `jax.vmap`.
+"""
+
+from ._fno import FNO as FNO, Pointwise as Pointwise, grid_features as grid_features
+from ._losses import (
+    lp_norm as lp_norm,
+    relative_h1 as relative_h1,
+    relative_lp as relative_lp,
+    relative_sobolev as relative_sobolev,
+    sobolev_norm as sobolev_norm,
+)
+from ._spectral_conv import SpectralConv as SpectralConv, spectral_conv_nd as spectral_conv_nd
+from ._train import (
+    Normalizer as Normalizer,
+    Operator as Operator,
+    TrainConfig as TrainConfig,
+    TrainResult as TrainResult,
+    evaluate as evaluate,
+    fit as fit,
+)

@@ -1,0 +1,131 @@
+"""The Fourier neural operator (Li et al. 2021) for 1-3 spatial dimensions."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+from jaxtyping import Array, PRNGKeyArray
+
+from .._core._dtypes import default_float_dtype
+from ._spectral_conv import SpectralConv, check_modes
+
+
+class Pointwise(eqx.Module):
+    """A 1x1 convolution: the same linear map on the channels at every grid point."""
+
+    weight: Array
+    bias: Array
+
+    def __init__(self, in_channels: int, out_channels: int, *, dtype=None, key: PRNGKeyArray):
+        dtype = default_float_dtype() if dtype is None else dtype
+        bound = 1.0 / math.sqrt(in_channels)  # torch's default for Linear / Conv1d
+        kw, kb = jr.split(key)
+        self.weight = jr.uniform(kw, (out_channels, in_channels), dtype, -bound, bound)
+        self.bias = jr.uniform(kb, (out_channels,), dtype, -bound, bound)
+
+    def __call__(self, x: Array) -> Array:
+        y = jnp.tensordot(self.weight.astype(x.dtype), x, axes=(1, 0))
+        return y + self.bias.astype(x.dtype).reshape((-1,) + (1,) * (x.ndim - 1))
+
+
+def grid_features(spatial: Sequence[int], dtype) -> Array:
+    """Coordinates in `[0, 1]` (endpoints included, as the FNO reference code), one channel per
+    axis, computed from the input's own grid so evaluation at other resolutions works."""
+    axes = [jnp.linspace(0.0, 1.0, n, dtype=dtype) for n in spatial]
+    return jnp.stack(jnp.meshgrid(*axes, indexing="ij"), axis=0)
+
+
+class FNO(eqx.Module):
+    """Fourier neural operator on `(in_channels, *spatial)` inputs (1-3 spatial axes).
+
+    Lifting (pointwise, after appending grid coordinates if `grid=True`), `num_layers` blocks
+    `x <- act(K x + W x)` (spectral convolution `K` on the lowest `modes`, pointwise `W`; no
+    activation after the last block), projection through `projection_channels` with GELU.
+    `padding` (a fraction of each axis, e.g. 0.1 for the non-periodic Darcy problem) zero-pads
+    the lifted field at the end of every axis before the blocks and crops after; since it is a
+    fraction, evaluation at another resolution keeps the same physical padding.
+    """
+
+    lift: Pointwise
+    spectral: tuple[SpectralConv, ...]
+    skip: tuple[Pointwise, ...]
+    proj1: Pointwise
+    proj2: Pointwise
+    modes: tuple[int, ...] = eqx.field(static=True)
+    in_channels: int = eqx.field(static=True)
+    out_channels: int = eqx.field(static=True)
+    grid: bool = eqx.field(static=True)
+    padding: float = eqx.field(static=True)
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        modes: int | Sequence[int],
+        width: int,
+        *,
+        ndim: int | None = None,
+        num_layers: int = 4,
+        projection_channels: int = 128,
+        grid: bool = True,
+        padding: float = 0.0,
+        dtype=None,
+        key: PRNGKeyArray,
+    ):
+        if isinstance(modes, (int, np.integer)):
+            if ndim is None:
+                raise ValueError("pass `ndim` (1-3) when `modes` is a single integer.")
+            modes = (int(modes),) * ndim
+        modes = tuple(int(m) for m in modes)
+        d = len(modes)
+        if not 0.0 <= padding < 1.0:
+            raise ValueError(f"`padding` must be a fraction in [0, 1), got {padding!r}.")
+        if num_layers < 1 or width < 1:
+            raise ValueError("`num_layers` and `width` must be positive.")
+        keys = jr.split(key, 2 * num_layers + 3)
+        self.lift = Pointwise(in_channels + (d if grid else 0), width, dtype=dtype, key=keys[0])
+        self.spectral = tuple(
+            SpectralConv(width, width, modes, dtype=dtype, key=keys[1 + i])
+            for i in range(num_layers)
+        )
+        self.skip = tuple(
+            Pointwise(width, width, dtype=dtype, key=keys[1 + num_layers + i])
+            for i in range(num_layers)
+        )
+        self.proj1 = Pointwise(width, projection_channels, dtype=dtype, key=keys[-2])
+        self.proj2 = Pointwise(projection_channels, out_channels, dtype=dtype, key=keys[-1])
+        self.modes, self.in_channels, self.out_channels = modes, in_channels, out_channels
+        self.grid, self.padding = grid, float(padding)
+
+    def __call__(self, x: Array) -> Array:
+        d = len(self.modes)
+        if x.ndim != d + 1:
+            raise ValueError(
+                f"`x` must have shape (channels, *spatial) with {d} spatial axes, got "
+                f"{tuple(x.shape)}; for a batch use `jax.vmap`."
+            )
+        if x.shape[0] != self.in_channels:
+            raise ValueError(f"`x` has {x.shape[0]} channels, the model expects "
+                             f"{self.in_channels}.")
+        spatial = x.shape[1:]
+        pads = [int(math.ceil(self.padding * n)) for n in spatial]
+        check_modes([n + p for n, p in zip(spatial, pads, strict=True)], self.modes)
+        if self.grid:
+            x = jnp.concatenate([x, grid_features(spatial, x.dtype)], axis=0)
+        x = self.lift(x)
+        if any(pads):
+            x = jnp.pad(x, [(0, 0)] + [(0, p) for p in pads])
+        for i, (k, w) in enumerate(zip(self.spectral, self.skip, strict=True)):
+            x = k(x) + w(x)
+            if i < len(self.spectral) - 1:
+                x = jax.nn.gelu(x, approximate=False)
+        if any(pads):
+            x = x[(slice(None), *(slice(0, n) for n in spatial))]
+        x = jax.nn.gelu(self.proj1(x), approximate=False)
+        return self.proj2(x)

@@ -1,0 +1,93 @@
+"""Spectral convolution vs exact Fourier multipliers; Sobolev norms vs analytic values."""
+
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import pytest
+
+from jaxspec.fno import SpectralConv, relative_lp, relative_sobolev, sobolev_norm
+
+
+def _set_multiplier(conv, fn):
+    """Weights W(k) = fn(k) (angular wavenumbers on [0, 1)) for a 1->1 channel layer."""
+    modes = conv.modes
+    ks = [np.concatenate([np.arange(m), np.arange(-m, 0)]) for m in modes[:-1]]
+    ks.append(np.arange(modes[-1]))
+    grids = np.meshgrid(*[2 * np.pi * k for k in ks], indexing="ij")
+    w = fn(*grids)
+    weights = np.stack([w.real, w.imag])[:, None, None]
+    return jax.tree_util.tree_map(lambda _: jnp.asarray(weights), conv)
+
+
+@pytest.mark.parametrize("n", [32, 64])
+def test_derivative_multiplier_is_exact_on_sines_at_any_resolution(n):
+    conv = _set_multiplier(SpectralConv(1, 1, 8, ndim=1, key=jr.key(0)), lambda k: 1j * k)
+    x = np.arange(n) / n
+    u = np.sin(2 * np.pi * 3 * x) + 0.5 * np.cos(2 * np.pi * 7 * x)
+    du = conv(jnp.asarray(u)[None])[0]
+    exact = 6 * np.pi * np.cos(6 * np.pi * x) - 7 * np.pi * np.sin(14 * np.pi * x)
+    np.testing.assert_allclose(du, exact, atol=1e-12)
+    # modes above the kept ones are removed
+    high = conv(jnp.asarray(np.sin(2 * np.pi * 9 * x))[None])[0]
+    assert float(jnp.max(jnp.abs(high))) < 1e-13
+
+
+def test_heat_semigroup_multiplier_2d_and_3d():
+    nu_t = 1e-3
+    for d, n in ((2, 24), (3, 12)):
+        conv = _set_multiplier(SpectralConv(1, 1, 4, ndim=d, key=jr.key(1)),
+                               lambda *k: np.exp(-nu_t * sum(kk**2 for kk in k)) + 0j)
+        x = np.arange(n) / n
+        grids = np.meshgrid(*([x] * d), indexing="ij")
+        modes = [(1, 2, 3)[:d], (-3, 1, 2)[:d]]
+        u = sum(np.sin(2 * np.pi * sum(m * g for m, g in zip(mm, grids, strict=True)))
+                for mm in modes)
+        ku2 = [4 * np.pi**2 * sum(m * m for m in mm) for mm in modes]
+        exact = sum(np.exp(-nu_t * k2) * np.sin(2 * np.pi * sum(m * g for m, g in
+                                                                zip(mm, grids, strict=True)))
+                    for k2, mm in zip(ku2, modes, strict=True))
+        out = conv(jnp.asarray(u)[None])[0]
+        assert out.dtype == jnp.float64
+        np.testing.assert_allclose(out, exact, atol=1e-12)
+
+
+def test_spectral_conv_bad_input():
+    conv = SpectralConv(3, 5, (4, 6), key=jr.key(2))
+    assert conv(jnp.zeros((3, 12, 16))).shape == (5, 12, 16)
+    with pytest.raises(ValueError, match="vmap"):
+        conv(jnp.zeros((2, 3, 12, 16)))
+    with pytest.raises(ValueError, match="channels"):
+        conv(jnp.zeros((4, 12, 16)))
+    with pytest.raises(ValueError, match="modes"):
+        conv(jnp.zeros((3, 6, 16)))  # 2 * 4 > 6 on axis 0
+    with pytest.raises(ValueError, match="ndim"):
+        SpectralConv(1, 1, 4, key=jr.key(0))
+
+
+@pytest.mark.parametrize("s", [-1.0, 0.0, 1.0, 2.0])
+def test_sobolev_norms_are_analytic_on_trig_fields(s):
+    # 1D: u = sin(2 pi 3 x) + 0.5 cos(2 pi 5 x) on [0, 2)
+    n, length = 64, 2.0
+    x = np.arange(n) * length / n
+    k1, k2 = 2 * np.pi * 3 / length, 2 * np.pi * 5 / length
+    u = np.sin(k1 * x) + 0.5 * np.cos(k2 * x)
+    exact = np.sqrt(length / 2 * ((1 + k1**2) ** s + 0.25 * (1 + k2**2) ** s))
+    np.testing.assert_allclose(sobolev_norm(jnp.asarray(u)[None], s, length=length), exact,
+                               rtol=1e-13)
+    # 2D with a constant: c + sin(2 pi (x + 2 y)), unit square, Nyquist-free
+    n = 16
+    xg = np.arange(n) / n
+    X, Y = np.meshgrid(xg, xg, indexing="ij")
+    v = 0.7 + np.sin(2 * np.pi * (X + 2 * Y))
+    k2d = 4 * np.pi**2 * 5
+    exact2 = np.sqrt(0.49 + 0.5 * (1 + k2d) ** s)
+    np.testing.assert_allclose(sobolev_norm(jnp.asarray(v), s, ndim=2), exact2, rtol=1e-13)
+
+
+def test_relative_losses():
+    t = jnp.sin(2 * jnp.pi * jnp.arange(32.0) / 32)[None]
+    assert float(relative_lp(1.1 * t, t)) == pytest.approx(0.1, rel=1e-12)
+    assert float(relative_sobolev(1.1 * t, t, -1.0)) == pytest.approx(0.1, rel=1e-12)
+    with pytest.raises(ValueError, match="same shape"):
+        relative_lp(t, t[:, :16])
