@@ -68,10 +68,10 @@ def accuracy_vs_speed(name, n, dts, t_final, ours, theirs, reference, rounds, ba
         if name == "ks":
             u0s = jnp.stack([reference["u0"]] * batch)
         f_ours = jax.jit(jax.vmap(lambda u, dt=dt: ours(u, dt)))
-        fns = {"jaxspec": lambda f=f_ours: f(u0s)}
+        fns = {"jaxspec": lambda f=f_ours, u=u0s: f(u)}
         if ex is not None:
             f_ex = jax.jit(jax.vmap(theirs(dt)))
-            fns["exponax"] = lambda f=f_ex: f(u0s)
+            fns["exponax"] = lambda f=f_ex, u=u0s: f(u)
         t = time_alternating(fns, rounds=rounds)
         err_ours = _rel(fns["jaxspec"]()[0], reference["exact"])
         err_ex = _rel(fns["exponax"]()[0], reference["exact"]) if ex is not None else None
@@ -112,7 +112,8 @@ def ks_reference(n, length, t):
     sol = solve_ivp(rhs, (0, t), np.concatenate([v0.real, v0.imag]), method="DOP853",
                     rtol=1e-13, atol=1e-13)
     y = sol.y[:, -1]
-    return {"u0": jnp.asarray(np.fft.irfft(v0, n)), "exact": np.fft.irfft(y[: k.size] + 1j * y[k.size:], n)}
+    exact = np.fft.irfft(y[: k.size] + 1j * y[k.size:], n)
+    return {"u0": jnp.asarray(np.fft.irfft(v0, n)), "exact": exact}
 
 
 def rollout_memory():
@@ -162,8 +163,9 @@ def dataset_costs(quick):
         raw["navier_stokes"] = {"n": n_ns, "wall_s": wall, "per_sample_s": wall / n_ns,
                                 "t_final": ds.manifest["params"]["t_final"],
                                 "tail": ds.manifest["diagnostics"]["max_tail_fraction"]}
-        rows.append(["navier_stokes (nu 1e-3, T=%g, solved at 128)" % ds.manifest["params"]["t_final"],
-                     n_ns, 64, wall, wall / n_ns, "-", "-", peak_rss_mib()])
+        t_ns = ds.manifest["params"]["t_final"]
+        rows.append([f"navier_stokes (nu 1e-3, T={t_ns:g}, solved at 128)", n_ns, 64, wall,
+                     wall / n_ns, "-", "-", peak_rss_mib()])
     return rows, raw
 
 

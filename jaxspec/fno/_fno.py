@@ -114,7 +114,7 @@ class FNO(eqx.Module):
             raise ValueError(f"`x` has {x.shape[0]} channels, the model expects "
                              f"{self.in_channels}.")
         spatial = x.shape[1:]
-        pads = [int(math.ceil(self.padding * n)) for n in spatial]
+        pads = [math.ceil(self.padding * n) for n in spatial]
         check_modes([n + p for n, p in zip(spatial, pads, strict=True)], self.modes)
         if self.grid:
             x = jnp.concatenate([x, grid_features(spatial, x.dtype)], axis=0)

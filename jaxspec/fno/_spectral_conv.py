@@ -22,7 +22,7 @@ def _complex(dtype) -> np.dtype:
 def mode_shape(modes: Sequence[int]) -> tuple[int, ...]:
     """Shape of the kept-mode block: `2 m` (positive and negative frequencies) on every axis but
     the last, `m` on the last (the half spectrum of a real FFT)."""
-    return tuple(2 * m for m in modes[:-1]) + (modes[-1],)
+    return (*(2 * m for m in modes[:-1]), modes[-1])
 
 
 def check_modes(spatial: Sequence[int], modes: Sequence[int], name: str = "x") -> None:

@@ -285,15 +285,20 @@ def fit(
                 f.write(json.dumps(rec) + "\n")
             last = epoch + 1 == end
             if (epoch + 1) % config.checkpoint_every == 0 or last:
-                _atomic(folder / "checkpoint.eqx",
-                        lambda f: eqx.tree_serialise_leaves(f, (frozen, opt_state)))
-                payload = json.dumps({"tag": tag, "epoch": epoch + 1, "history": history})
-                _atomic(folder / "checkpoint.json", lambda f: f.write(payload.encode()))
+                _save(folder, (frozen, opt_state),
+                      {"tag": tag, "epoch": epoch + 1, "history": history})
         if progress and ((epoch + 1) % config.log_every == 0 or epoch + 1 == config.epochs):
             test_txt = f" test L2 {rec['test_l2']:.4e}" if "test_l2" in rec else ""
             print(f"epoch {epoch + 1}/{config.epochs}: train {loss:.4e}{test_txt} "
                   f"lr {rec['lr']:.2e} ({rec['time_s']:.1f} s)", file=sys.stderr, flush=True)
     return TrainResult(assemble(frozen), history, start)
+
+
+def _save(folder: Path, state, meta: dict) -> None:
+    """Checkpoint: the arrays first, then the JSON that points at them (both atomic)."""
+    _atomic(folder / "checkpoint.eqx", lambda f: eqx.tree_serialise_leaves(f, state))
+    payload = json.dumps(meta).encode()
+    _atomic(folder / "checkpoint.json", lambda f: f.write(payload))
 
 
 def _rewrite_metrics(folder: Path, history: list[dict]) -> None:
