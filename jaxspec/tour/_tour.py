@@ -7,13 +7,14 @@ import platform
 import time
 from pathlib import Path
 
-from . import _hessian, _linalg, _physics
+from . import _fno, _hessian, _linalg, _physics
 from ._report import table, write_report
 
 SECTIONS = {
     "linalg": (_linalg.run, "matrix-free Lanczos/SLQ on a 10^6-unknown 2D Laplacian"),
     "hessian": (_hessian.run, "Hessian spectrum of a trained MLP vs dense eigh"),
     "physics": (_physics.run, "differentiable PDE solvers vs exact solutions; a Darcy dataset"),
+    "fno": (_fno.run, "a Burgers solution operator learned by an FNO, super-resolution"),
 }
 
 

@@ -27,6 +27,9 @@ def test_tour_quick_writes_report_and_checks_figures(tmp_path, capsys):
     assert next(r for r in rows if r.figure.startswith("Darcy order")).error <= 0.02
     assert next(r for r in rows if r.figure.startswith("GRF power")).error <= 0.05
     assert (folder / "physics.png").stat().st_size > 10_000
+    fno_rows = [r for r in rows if r.section == "fno"]
+    assert fno_rows[0].value < 0.05 and fno_rows[1].value < 0.1
+    assert (folder / "fno_burgers.png").exists()
     assert "report:" in capsys.readouterr().out
 
 

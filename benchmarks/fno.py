@@ -1,0 +1,154 @@
+"""jaxspec.fno vs neuraloperator 2.0 (PyTorch CPU): one training step, same architecture.
+
+A step is forward + backward + Adam on a batch of 20 with the relative L2 loss. The
+neuraloperator model is configured as the FNO paper's (single linear lifting, no channel MLP
+in the blocks, linear skips, projection through 2 x width, grid features), with the same kept
+modes (neuraloperator counts the last axis as `n_modes // 2 + 1`); parameter counts are
+printed side by side as a check. Timings alternate between the tools (median of rounds);
+PyTorch is timed with 1 and 2 threads, XLA with its default.
+
+    python benchmarks/fno.py [--rounds N] [--quick]   # writes results/fno.{json,md}
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import optax
+
+import jaxspec.fno as jf
+from _common import environment, md_table, time_alternating, write
+
+try:
+    import neuralop
+    import torch
+
+    PEER = f"neuraloperator {neuralop.__version__}, torch {torch.__version__}"
+except ImportError:  # reported, not fatal
+    torch = neuralop = None
+    PEER = None
+
+CASES = [
+    # name, spatial, modes (ours), width, padding
+    ("1D N=1024, modes 16, width 64", (1024,), (16,), 64, 0.0),
+    ("2D 85x85 + padding, modes 12, width 32", (85, 85), (12, 12), 32, 0.1),
+    ("2D 64x64, modes 12, width 32", (64, 64), (12, 12), 32, 0.0),
+]
+
+
+def jax_step(spatial, modes, width, padding, batch):
+    model = jf.FNO(1, 1, modes, width, padding=padding, dtype=jnp.float32, key=jr.key(0))
+    params, static = eqx.partition(model, eqx.is_inexact_array)
+    opt = optax.adam(1e-3)
+    state = opt.init(params)
+    x = jr.normal(jr.key(1), (batch, 1, *spatial), jnp.float32)
+    y = jr.normal(jr.key(2), (batch, 1, *spatial), jnp.float32)
+
+    def loss(p):
+        m = eqx.combine(p, static)
+        return jnp.mean(jax.vmap(lambda a, b: jf.relative_lp(m(a), b))(x, y))
+
+    @jax.jit
+    def step(p, s):
+        val, g = jax.value_and_grad(loss)(p)
+        upd, s = opt.update(g, s, p)
+        return optax.apply_updates(p, upd), s, val
+
+    box = {"p": params, "s": state}
+
+    def run():
+        box["p"], box["s"], v = step(box["p"], box["s"])
+        return v
+
+    count = sum(a.size for a in jax.tree_util.tree_leaves(params))
+    compiled = step.lower(params, state).compile()
+    mem = compiled.memory_analysis()
+    return run, count, mem.temp_size_in_bytes / 2**20
+
+
+def torch_step(spatial, modes, width, padding, batch):
+    n_modes = (*(2 * m for m in modes[:-1]), 2 * modes[-1] - 2)  # last axis keeps n // 2 + 1
+    model = neuralop.models.FNO(
+        n_modes=n_modes, in_channels=1, out_channels=1, hidden_channels=width, n_layers=4,
+        lifting_channel_ratio=0, projection_channel_ratio=2, use_channel_mlp=False,
+        fno_skip="linear", domain_padding=padding if padding else None,
+        positional_embedding="grid",
+    )
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x = torch.randn(batch, 1, *spatial)
+    y = torch.randn(batch, 1, *spatial)
+
+    def run():
+        opt.zero_grad()
+        out = model(x)
+        diff = (out - y).reshape(batch, -1).norm(dim=1) / y.reshape(batch, -1).norm(dim=1)
+        loss = diff.mean()
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    count = sum(p.numel() * (2 if p.is_complex() else 1) for p in model.parameters())
+    return run, count
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--rounds", type=int, default=10)
+    p.add_argument("--quick", action="store_true")
+    args = p.parse_args()
+    rounds = 3 if args.quick else args.rounds
+    batch = 20
+    rows, raw = [], []
+    for name, spatial, modes, width, padding in CASES:
+        run_j, count_j, mem_j = jax_step(spatial, modes, width, padding, batch)
+        fns = {"jaxspec": run_j}
+        count_t = None
+        if torch is not None:
+            run_t, count_t = torch_step(spatial, modes, width, padding, batch)
+
+            def t1(run=run_t):
+                torch.set_num_threads(1)
+                return run()
+
+            def t2(run=run_t):
+                torch.set_num_threads(2)
+                return run()
+
+            fns["torch (1 thread)"] = t1
+            fns["torch (2 threads)"] = t2
+        t = time_alternating(fns, rounds=rounds)
+        jx = t["jaxspec"]["median_s"]
+        r = {"case": name, "params_jaxspec": count_j, "params_peer": count_t,
+             "jaxspec": t["jaxspec"], "jax_temp_mib": mem_j}
+        row = [name, count_j, count_t or "-", f"{1e3 * jx:.1f}",
+               f"{t['jaxspec']['compile_s']:.1f}", f"{mem_j:.0f}"]
+        if torch is not None:
+            r["torch_1"], r["torch_2"] = t["torch (1 thread)"], t["torch (2 threads)"]
+            t1s, t2s = r["torch_1"]["median_s"], r["torch_2"]["median_s"]
+            row += [f"{1e3 * t1s:.1f}", f"{1e3 * t2s:.1f}", f"{min(t1s, t2s) / jx:.2f}"]
+        else:
+            row += ["not installed"] * 3
+        raw.append(r)
+        rows.append(row)
+        print(row, flush=True)
+    payload = {"environment": environment(), "peer": PEER, "batch": batch, "cases": raw}
+    md = (f"Peer: {PEER or 'neuraloperator not installed'}. One training step (forward, "
+          f"backward, Adam) on a batch of {batch}, float32, median of {rounds} alternating "
+          "rounds; speed-up = best PyTorch time / jaxspec time. JAX compile time and the "
+          "compiled step's XLA temp memory are reported separately.\n\n"
+          + md_table(["case", "params (jaxspec)", "params (neuralop)", "jaxspec ms",
+                      "compile s", "XLA temp MiB", "torch 1T ms", "torch 2T ms", "speed-up"],
+                     rows))
+    write("fno", payload, md)
+
+
+if __name__ == "__main__":
+    t0 = time.perf_counter()
+    main()
+    print(f"total {time.perf_counter() - t0:.0f} s")
+
