@@ -11,7 +11,15 @@ from ._losses import (
     relative_sobolev as relative_sobolev,
     sobolev_norm as sobolev_norm,
 )
+from ._pino import (
+    burgers_residual as burgers_residual,
+    darcy_residual as darcy_residual,
+    navier_stokes_residual as navier_stokes_residual,
+    pino_loss as pino_loss,
+)
+from ._refine import spectral_refine as spectral_refine, widen_last_layer as widen_last_layer
 from ._spectral_conv import SpectralConv as SpectralConv, spectral_conv_nd as spectral_conv_nd
+from ._t1 import T1 as T1
 from ._train import (
     Normalizer as Normalizer,
     Operator as Operator,

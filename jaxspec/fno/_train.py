@@ -177,13 +177,17 @@ def fit(
     run_dir: str | Path | None = None,
     progress: bool = True,
     stop_after: int | None = None,
+    trainable: Callable[[Any], Any] | None = None,
+    normalizers: tuple[Normalizer, Normalizer] | None = None,
 ) -> TrainResult:
     """Train `model` (one sample `(in_channels, *spatial) -> (out_channels, *spatial)`) on
     `train = (x, y)` with shapes `(N, channels, *spatial)`; evaluate the relative L2 error on
     `test` after every epoch. With `run_dir`, log metrics and checkpoint there, and resume from
     an existing checkpoint of the same configuration and architecture. `stop_after` runs at
     most that many epochs in this call and checkpoints before returning (for jobs with a time
-    limit: the next call with the same `run_dir` continues).
+    limit: the next call with the same `run_dir` continues). `trainable(model)` selects the
+    sub-tree (e.g. `lambda m: m.spectral[-1]`) whose arrays are trained; the rest is frozen.
+    `normalizers=(inp, out)` uses given normalisers instead of fitting them (fine-tuning).
     """
     x, y = (jnp.asarray(a) for a in train)
     _check_data(x, y, "train[0]", "train[1]")
@@ -196,6 +200,8 @@ def fit(
                                                                                x.dtype)
     out = Normalizer.fit(y) if config.normalize_outputs else Normalizer.identity(y.shape[1],
                                                                                 y.dtype)
+    if normalizers is not None:
+        inp, out = normalizers
     op = Operator(model, inp, out)
     per_sample = loss_fn(config.loss)
 
@@ -208,7 +214,13 @@ def fit(
         optax.scale_by_adam(),
         optax.scale_by_learning_rate(schedule),
     )
-    params, static = eqx.partition(op, eqx.is_inexact_array)
+    mask = jax.tree_util.tree_map(eqx.is_inexact_array, op)
+    if trainable is not None:
+        mask = jax.tree_util.tree_map(lambda _: False, mask)
+        sub_model = trainable(op.model)
+        mask = eqx.tree_at(lambda o: trainable(o.model), mask,
+                           replace=jax.tree_util.tree_map(eqx.is_inexact_array, sub_model))
+    params, static = eqx.partition(op, mask)
     # the normalisers are data statistics, not parameters
     frozen = eqx.tree_at(lambda o: (o.inp, o.out), params, replace=(None, None),
                          is_leaf=lambda v: v is None)
