@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import equinox as eqx
@@ -25,20 +26,18 @@ def widen_last_layer(model: FNO, spatial: tuple[int, ...]) -> FNO:
         raise ValueError(f"a grid of {tuple(spatial)} points supports fewer modes than the "
                          f"layer's {old.modes}.")
     w = jnp.zeros((2, old.in_channels, old.out_channels, *mode_shape(full)), old.weights.dtype)
-    src, dst = [slice(None)] * 3, [slice(None)] * 3
-    pieces = [(slice(None), slice(None))]
+    # (source, destination) slices per axis: the positive block stays in front, the negative
+    # block moves to the back of the wider block; the last (rfft) axis has only positives
+    blocks = []
     for ax, (m, f) in enumerate(zip(old.modes, full, strict=True)):
-        if ax < len(full) - 1:  # positive block to the front, negative block to the back
-            pieces.append(((slice(0, m), slice(m, 2 * m)), (slice(0, m), slice(2 * f - m, 2 * f))))
-        else:
-            pieces.append(((slice(0, m),), (slice(0, m),)))
-    # copy every combination of positive/negative blocks
-    combos = [([], [])]
-    for p in pieces[1:]:
-        srcs, dsts = p
-        combos = [([*s, a], [*d, b]) for s, d in combos for a, b in zip(srcs, dsts, strict=True)]
-    for s_idx, d_idx in combos:
-        w = w.at[(*dst, *d_idx)].set(old.weights[(*src, *s_idx)])
+        pos = (slice(0, m), slice(0, m))
+        blocks.append([pos, (slice(m, 2 * m), slice(2 * f - m, 2 * f))]
+                      if ax < len(full) - 1 else [pos])
+    lead = (slice(None),) * 3
+    for combo in itertools.product(*blocks):
+        src = lead + tuple(c[0] for c in combo)
+        dst = lead + tuple(c[1] for c in combo)
+        w = w.at[dst].set(old.weights[src])
     new = SpectralConv(old.in_channels, old.out_channels, full, dtype=old.weights.dtype,
                        key=jr.key(0))  # weights replaced below
     new = eqx.tree_at(lambda c: c.weights, new, w)
