@@ -9,11 +9,10 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
-import numpy as np
 from jaxtyping import Array, PRNGKeyArray
 
 from .._core._dtypes import default_float_dtype
-from ._spectral_conv import SpectralConv, check_modes
+from ._spectral_conv import SpectralConv, check_input, check_modes, normalize_modes
 
 
 class Pointwise(eqx.Module):
@@ -78,11 +77,7 @@ class FNO(eqx.Module):
         dtype=None,
         key: PRNGKeyArray,
     ):
-        if isinstance(modes, (int, np.integer)):
-            if ndim is None:
-                raise ValueError("pass `ndim` (1-3) when `modes` is a single integer.")
-            modes = (int(modes),) * ndim
-        modes = tuple(int(m) for m in modes)
+        modes = normalize_modes(modes, ndim)
         d = len(modes)
         if not 0.0 <= padding < 1.0:
             raise ValueError(f"`padding` must be a fraction in [0, 1), got {padding!r}.")
@@ -105,14 +100,7 @@ class FNO(eqx.Module):
 
     def __call__(self, x: Array) -> Array:
         d = len(self.modes)
-        if x.ndim != d + 1:
-            raise ValueError(
-                f"`x` must have shape (channels, *spatial) with {d} spatial axes, got "
-                f"{tuple(x.shape)}; for a batch use `jax.vmap`."
-            )
-        if x.shape[0] != self.in_channels:
-            raise ValueError(f"`x` has {x.shape[0]} channels, the model expects "
-                             f"{self.in_channels}.")
+        check_input(x, d, self.in_channels)
         spatial = x.shape[1:]
         pads = [math.ceil(self.padding * n) for n in spatial]
         check_modes([n + p for n, p in zip(spatial, pads, strict=True)], self.modes)

@@ -25,6 +25,31 @@ def mode_shape(modes: Sequence[int]) -> tuple[int, ...]:
     return (*(2 * m for m in modes[:-1]), modes[-1])
 
 
+def normalize_modes(modes: int | Sequence[int], ndim: int | None) -> tuple[int, ...]:
+    """`modes` as a tuple, one positive entry per spatial axis (1-3 axes)."""
+    if isinstance(modes, (int, np.integer)):
+        if ndim is None:
+            raise ValueError("pass `ndim` (1-3) when `modes` is a single integer.")
+        modes = (int(modes),) * ndim
+    modes = tuple(int(m) for m in modes)
+    if not 1 <= len(modes) <= 3 or any(m < 1 for m in modes):
+        raise ValueError(f"`modes` must be 1-3 positive integers, got {modes}.")
+    if ndim is not None and ndim != len(modes):
+        raise ValueError(f"`ndim`={ndim} does not match `modes`={modes}.")
+    return modes
+
+
+def check_input(x: Array, num_spatial: int, in_channels: int, what: str = "model") -> None:
+    """A single sample `(channels, *spatial)` with the expected rank and channel count."""
+    if x.ndim != num_spatial + 1:
+        raise ValueError(
+            f"`x` must have shape (channels, *spatial) with {num_spatial} spatial axes, got "
+            f"{tuple(x.shape)}; for a batch use `jax.vmap`."
+        )
+    if x.shape[0] != in_channels:
+        raise ValueError(f"`x` has {x.shape[0]} channels, the {what} expects {in_channels}.")
+
+
 def check_modes(spatial: Sequence[int], modes: Sequence[int], name: str = "x") -> None:
     if len(spatial) != len(modes):
         raise ValueError(
@@ -92,15 +117,7 @@ class SpectralConv(eqx.Module):
         dtype=None,
         key: PRNGKeyArray,
     ):
-        if isinstance(modes, (int, np.integer)):
-            if ndim is None:
-                raise ValueError("pass `ndim` (1-3) when `modes` is a single integer.")
-            modes = (int(modes),) * ndim
-        modes = tuple(int(m) for m in modes)
-        if not 1 <= len(modes) <= 3 or any(m < 1 for m in modes):
-            raise ValueError(f"`modes` must be 1-3 positive integers, got {modes}.")
-        if ndim is not None and ndim != len(modes):
-            raise ValueError(f"`ndim`={ndim} does not match `modes`={modes}.")
+        modes = normalize_modes(modes, ndim)
         if in_channels < 1 or out_channels < 1:
             raise ValueError("`in_channels` and `out_channels` must be positive.")
         dtype = default_float_dtype() if dtype is None else dtype
@@ -110,15 +127,7 @@ class SpectralConv(eqx.Module):
         self.modes, self.in_channels, self.out_channels = modes, in_channels, out_channels
 
     def __call__(self, x: Array) -> Array:
-        if x.ndim != len(self.modes) + 1:
-            raise ValueError(
-                f"`x` must have shape (channels, *spatial) with {len(self.modes)} spatial "
-                f"axes, got {tuple(x.shape)}; for a batch use `jax.vmap`."
-            )
-        if x.shape[0] != self.in_channels:
-            raise ValueError(
-                f"`x` has {x.shape[0]} channels, the layer expects {self.in_channels}."
-            )
+        check_input(x, len(self.modes), self.in_channels, "layer")
         check_modes(x.shape[1:], self.modes)
         return spectral_conv_nd(x, self.weights.astype(x.dtype), self.modes)
 

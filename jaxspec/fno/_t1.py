@@ -16,7 +16,7 @@ from jaxtyping import Array, PRNGKeyArray
 
 from .._core._dtypes import default_float_dtype
 from ._fno import Pointwise
-from ._spectral_conv import check_modes, mode_shape
+from ._spectral_conv import check_input, check_modes, mode_shape, normalize_modes
 
 _TRANSFORMS = ("dft", "dct")
 
@@ -84,11 +84,7 @@ class T1(eqx.Module):
         dtype=None,
         key: PRNGKeyArray,
     ):
-        if isinstance(modes, (int, np.integer)):
-            if ndim is None:
-                raise ValueError("pass `ndim` (1-3) when `modes` is a single integer.")
-            modes = (int(modes),) * ndim
-        modes = tuple(int(m) for m in modes)
+        modes = normalize_modes(modes, ndim)
         if transform not in _TRANSFORMS:
             raise ValueError(f"`transform` must be one of {_TRANSFORMS}, got {transform!r}.")
         dtype = default_float_dtype() if dtype is None else dtype
@@ -115,12 +111,7 @@ class T1(eqx.Module):
 
     def __call__(self, x: Array) -> Array:
         d = len(self.modes)
-        if x.ndim != d + 1:
-            raise ValueError(f"`x` must have shape (channels, *spatial) with {d} spatial axes, "
-                             f"got {tuple(x.shape)}; for a batch use `jax.vmap`.")
-        if x.shape[0] != self.in_channels:
-            raise ValueError(f"`x` has {x.shape[0]} channels, the model expects "
-                             f"{self.in_channels}.")
+        check_input(x, d, self.in_channels)
         spatial = x.shape[1:]
         axes = tuple(range(1, d + 1))
         if self.transform == "dft":

@@ -13,7 +13,6 @@ import dataclasses
 import hashlib
 import json
 import math
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -28,6 +27,7 @@ import numpy as np
 import optax
 from jaxtyping import Array
 
+from .._core._io import atomic_write
 from ._losses import relative_lp, relative_sobolev
 
 
@@ -158,14 +158,6 @@ def _config_hash(config: TrainConfig, model) -> str:
     blob = json.dumps({"config": dataclasses.asdict(config), "shapes": shapes}, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
-
-def _atomic(path: Path, write) -> None:
-    tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
-    with open(tmp, "wb") as f:
-        write(f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def fit(
@@ -308,12 +300,12 @@ def fit(
 
 def _save(folder: Path, state, meta: dict) -> None:
     """Checkpoint: the arrays first, then the JSON that points at them (both atomic)."""
-    _atomic(folder / "checkpoint.eqx", lambda f: eqx.tree_serialise_leaves(f, state))
+    atomic_write(folder / "checkpoint.eqx", lambda f: eqx.tree_serialise_leaves(f, state))
     payload = json.dumps(meta).encode()
-    _atomic(folder / "checkpoint.json", lambda f: f.write(payload))
+    atomic_write(folder / "checkpoint.json", lambda f: f.write(payload))
 
 
 def _rewrite_metrics(folder: Path, history: list[dict]) -> None:
     """On resume, drop metric lines written after the checkpoint (they will be recomputed)."""
     text = "".join(json.dumps(r) + "\n" for r in history)
-    _atomic(folder / "metrics.jsonl", lambda f: f.write(text.encode()))
+    atomic_write(folder / "metrics.jsonl", lambda f: f.write(text.encode()))

@@ -30,6 +30,7 @@ import jax
 import jax.random as jr
 import numpy as np
 
+from ..._core._io import atomic_write
 from ..._core._progress import Progress
 from ._specs import DATASETS, grid_for
 
@@ -67,17 +68,9 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _atomic_write_bytes(path: Path, write) -> None:
-    tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
-    with open(tmp, "wb") as f:
-        write(f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
 
 def _write_json(path: Path, obj: Any) -> None:
-    _atomic_write_bytes(path, lambda f: f.write(json.dumps(obj, indent=2, sort_keys=True).encode()))
+    atomic_write(path, lambda f: f.write(json.dumps(obj, indent=2, sort_keys=True).encode()))
 
 
 def _cache_key(name: str, params: dict, seed: int, shard_size: int, dtype: str) -> str:
@@ -183,7 +176,7 @@ def make(
                         "`solve_resolution` (or `resolution`), or pass resolution_tol=None."
                     )
                 path = folder / f"shard-{j:05d}.npz"
-                _atomic_write_bytes(path, lambda f, a=arrays: np.savez(f, **a))
+                atomic_write(path, lambda f, a=arrays: np.savez(f, **a))
                 _write_json(folder / f"shard-{j:05d}.json",
                             {"count": counts[j], "sha256": _sha256(path)})
                 bar.update(counts[j])
