@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/linalg.py
 	$(PY) benchmarks/hessian.py
 	$(PY) benchmarks/physics.py
+	$(PY) benchmarks/fno.py
 
 clean:
 	rm -rf .site runs

@@ -140,3 +140,19 @@ def test_ks_matches_independent_integrator():
     u0 = np.cos(2 * np.pi * x / length) * (1 + np.sin(4 * np.pi * x / length))
     u = kuramoto_sivashinsky(jnp.asarray(u0), t_final=2.0, dt=0.01, length=length)
     assert _rel(u, _ks_galerkin_reference(u0, length, 2.0)) <= 1e-8
+
+
+def test_ks_gradient_matches_finite_differences(rng):
+    n, length = 32, 22.0
+    x = np.arange(n) * length / n
+    u0 = jnp.asarray(np.cos(2 * np.pi * x / length) + 0.3 * np.sin(4 * np.pi * x / length))
+    w = jnp.asarray(rng.standard_normal(n))
+    d = jnp.asarray(rng.standard_normal(n))
+
+    def loss(u):
+        return jnp.vdot(w, kuramoto_sivashinsky(u, t_final=1.0, dt=0.05, length=length))
+
+    g = jax.grad(loss)(u0)
+    eps = 1e-5
+    fd = (loss(u0 + eps * d) - loss(u0 - eps * d)) / (2 * eps)
+    assert abs(float(jnp.vdot(g, d)) - float(fd)) <= 1e-6 * abs(float(fd))
