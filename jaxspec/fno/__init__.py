@@ -3,6 +3,7 @@
 Modules act on one sample `(channels, *spatial)`; batch with `jax.vmap`.
 """
 
+from ._factorized import CPSpectralConv as CPSpectralConv
 from ._fno import FNO as FNO, Pointwise as Pointwise, grid_features as grid_features
 from ._losses import (
     lp_norm as lp_norm,

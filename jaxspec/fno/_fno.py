@@ -12,6 +12,7 @@ import jax.random as jr
 from jaxtyping import Array, PRNGKeyArray
 
 from .._core._dtypes import default_float_dtype
+from ._factorized import CPSpectralConv
 from ._spectral_conv import SpectralConv, check_input, check_modes, normalize_modes
 
 
@@ -49,10 +50,12 @@ class FNO(eqx.Module):
     `padding` (a fraction of each axis, e.g. 0.1 for the non-periodic Darcy problem) zero-pads
     the lifted field at the end of every axis before the blocks and crops after; since it is a
     fraction, evaluation at another resolution keeps the same physical padding.
+    `factorization="cp"` uses CP-factorised spectral weights of the given `rank` (an integer,
+    or a fraction of the dense parameter count), as TFNO.
     """
 
     lift: Pointwise
-    spectral: tuple[SpectralConv, ...]
+    spectral: tuple[SpectralConv | CPSpectralConv, ...]
     skip: tuple[Pointwise, ...]
     proj1: Pointwise
     proj2: Pointwise
@@ -74,6 +77,8 @@ class FNO(eqx.Module):
         projection_channels: int = 128,
         grid: bool = True,
         padding: float = 0.0,
+        factorization: str | None = None,
+        rank: int | float = 0.1,
         dtype=None,
         key: PRNGKeyArray,
     ):
@@ -85,10 +90,18 @@ class FNO(eqx.Module):
             raise ValueError("`num_layers` and `width` must be positive.")
         keys = jr.split(key, 2 * num_layers + 3)
         self.lift = Pointwise(in_channels + (d if grid else 0), width, dtype=dtype, key=keys[0])
-        self.spectral = tuple(
-            SpectralConv(width, width, modes, dtype=dtype, key=keys[1 + i])
-            for i in range(num_layers)
-        )
+        if factorization not in (None, "cp"):
+            raise ValueError(f"`factorization` must be None or 'cp', got {factorization!r}.")
+        if factorization == "cp":
+            self.spectral = tuple(
+                CPSpectralConv(width, width, modes, rank=rank, dtype=dtype, key=keys[1 + i])
+                for i in range(num_layers)
+            )
+        else:
+            self.spectral = tuple(
+                SpectralConv(width, width, modes, dtype=dtype, key=keys[1 + i])
+                for i in range(num_layers)
+            )
         self.skip = tuple(
             Pointwise(width, width, dtype=dtype, key=keys[1 + num_layers + i])
             for i in range(num_layers)

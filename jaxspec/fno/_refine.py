@@ -19,7 +19,10 @@ from ._train import Operator, TrainConfig, TrainResult, fit
 def widen_last_layer(model: FNO, spatial: tuple[int, ...]) -> FNO:
     """The same FNO with its last spectral layer keeping every mode a grid of `spatial` points
     (plus the model's padding) supports; trained low-mode weights are copied, new ones zero."""
-    old: SpectralConv = model.spectral[-1]
+    old = model.spectral[-1]
+    if not isinstance(old, SpectralConv):
+        raise TypeError("widen_last_layer needs a dense SpectralConv as the last layer (convert "
+                        "a factorised one with `CPSpectralConv.dense()` first).")
     padded = [n + int(np.ceil(model.padding * n)) for n in spatial]
     full = (*tuple(n // 2 for n in padded[:-1]), padded[-1] // 2 + 1)
     if any(f < m for f, m in zip(full, old.modes, strict=True)):

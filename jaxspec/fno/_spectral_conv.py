@@ -68,6 +68,27 @@ def check_modes(spatial: Sequence[int], modes: Sequence[int], name: str = "x") -
             )
 
 
+def mode_index(spatial: Sequence[int], modes: Sequence[int]) -> list[np.ndarray]:
+    """Indices of the kept modes in the rfftn spectrum, one array per spatial axis."""
+    index = [np.concatenate([np.arange(m), np.arange(n - m, n)]) for n, m in
+             zip(spatial[:-1], modes[:-1], strict=True)]
+    index.append(np.arange(modes[-1]))
+    return index
+
+
+def apply_multiplier(x: Array, modes: Sequence[int], mix) -> Array:
+    """`irfftn(mix(block))` where `block` holds the kept modes of `rfftn(x)` (shape
+    `(in, *mode_shape)`) and `mix` maps it to `(out, *mode_shape)`; other modes are zeroed."""
+    spatial = x.shape[1:]
+    axes = tuple(range(1, len(spatial) + 1))
+    xh = jnp.fft.rfftn(x, axes=axes)
+    index = mode_index(spatial, modes)
+    out_block = mix(xh[(slice(None), *np.ix_(*index))])
+    out = jnp.zeros((out_block.shape[0], *xh.shape[1:]), xh.dtype)
+    out = out.at[(slice(None), *np.ix_(*index))].set(out_block.astype(xh.dtype))
+    return jnp.fft.irfftn(out, s=spatial, axes=axes).astype(x.dtype)
+
+
 def spectral_conv_nd(x: Array, weights: Array, modes: Sequence[int]) -> Array:
     """Apply the complex multiplier `weights[0] + i weights[1]` (shape
     `(2, in, out, *mode_shape(modes))`) to the lowest modes of `x` (shape `(in, *spatial)`).
@@ -77,21 +98,12 @@ def spectral_conv_nd(x: Array, weights: Array, modes: Sequence[int]) -> Array:
     FFT keeps the Hermitian part of the `k_last = 0` plane. Linear in `x`, and independent of
     the grid size (the same weights act on any grid that supports the modes).
     """
-    spatial = x.shape[1:]
-    d = len(spatial)
-    axes = tuple(range(1, d + 1))
-    cdt = _complex(x.dtype)
-    xh = jnp.fft.rfftn(x, axes=axes)
-    index = [np.concatenate([np.arange(m), np.arange(n - m, n)]) for n, m in
-             zip(spatial[:-1], modes[:-1], strict=True)]
-    index.append(np.arange(modes[-1]))
-    block = xh[(slice(None), *np.ix_(*index))]
-    w = jax.lax.complex(weights[0], weights[1]).astype(cdt)
+    d = x.ndim - 1
     letters = "abc"[:d]
-    out_block = jnp.einsum(f"i{letters},io{letters}->o{letters}", block, w)
-    out = jnp.zeros((w.shape[1], *xh.shape[1:]), cdt)
-    out = out.at[(slice(None), *np.ix_(*index))].set(out_block)
-    return jnp.fft.irfftn(out, s=spatial, axes=axes).astype(x.dtype)
+    w = jax.lax.complex(weights[0], weights[1]).astype(_complex(x.dtype))
+    return apply_multiplier(
+        x, modes, lambda block: jnp.einsum(f"i{letters},io{letters}->o{letters}", block, w)
+    )
 
 
 class SpectralConv(eqx.Module):

@@ -91,3 +91,21 @@ def test_relative_losses():
     assert float(relative_sobolev(1.1 * t, t, -1.0)) == pytest.approx(0.1, rel=1e-12)
     with pytest.raises(ValueError, match="same shape"):
         relative_lp(t, t[:, :16])
+
+
+def test_cp_factorised_conv_equals_its_dense_reconstruction():
+    from jaxspec.fno import CPSpectralConv, spectral_conv_nd
+
+    for shape, modes in (((32,), (5,)), ((16, 18), (3, 4)), ((8, 10, 12), (2, 3, 2))):
+        conv = CPSpectralConv(3, 4, modes, rank=5, key=jr.key(0))
+        x = jr.normal(jr.key(1), (3, *shape))
+        np.testing.assert_allclose(conv(x), spectral_conv_nd(x, conv.dense(), modes),
+                                   atol=1e-14)
+    small = CPSpectralConv(64, 64, (16,), rank=0.1, key=jr.key(0))
+    assert small.num_parameters <= 0.11 * 2 * 64 * 64 * 16
+    from jaxspec.fno import FNO
+
+    model = FNO(1, 1, 8, 16, ndim=1, factorization="cp", rank=4, key=jr.key(2))
+    assert model(jnp.zeros((1, 32))).shape == (1, 32)
+    with pytest.raises(ValueError, match="rank"):
+        CPSpectralConv(2, 2, (4,), rank=1.5, key=jr.key(0))
