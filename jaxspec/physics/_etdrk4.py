@@ -24,6 +24,7 @@ from jaxtyping import Array
 from ._checks import complex_dtype
 
 _CONTOUR_POINTS = 64
+_REAL = (int, float, np.integer, np.floating)  # static time parameters (not traced arrays)
 
 
 class ETDRK4Coefficients(eqx.Module):
@@ -85,9 +86,9 @@ def etdrk4_step(c: ETDRK4Coefficients, nonlinear: Callable[[Array], Array], v: A
 def num_steps_for(t_final: float, dt: float, num_snapshots: int | None) -> tuple[int, int]:
     """Steps per snapshot and snapshot count so that steps are at most `dt` and land on
     every snapshot time."""
-    if not (isinstance(t_final, (int, float)) and t_final > 0 and math.isfinite(t_final)):
+    if not (isinstance(t_final, _REAL) and t_final > 0 and math.isfinite(t_final)):
         raise ValueError(f"`t_final` must be a positive finite number, got {t_final!r}.")
-    if not (isinstance(dt, (int, float)) and dt > 0 and math.isfinite(dt)):
+    if not (isinstance(dt, _REAL) and dt > 0 and math.isfinite(dt)):
         raise ValueError(f"`dt` must be a positive finite number, got {dt!r}.")
     snaps = 1 if num_snapshots is None else int(num_snapshots)
     if snaps < 1:
