@@ -12,19 +12,15 @@ run folder holds metrics.jsonl and checkpoints, and rerunning resumes.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
-import sys
 import time
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import jax.random as jr
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
+from _config import parse
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,11 +39,7 @@ class Config:
 
 
 def main(argv=None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    for f in dataclasses.fields(Config):
-        p.add_argument("--" + f.name.replace("_", "-"), type=type(f.default) if f.default
-                       is not None else str, default=f.default)
-    cfg = Config(**vars(p.parse_args(argv)))
+    cfg = parse(Config, argv, __doc__.split("\n")[0])
 
     from _common import environment, md_table, write
     from jaxspec import fno
