@@ -82,15 +82,17 @@ def _cache_key(name: str, params: dict, seed: int, shard_size: int, dtype: str) 
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
-def _shard_ok(folder: Path, j: int, need: int) -> bool:
+def _shard_digest(folder: Path, j: int, need: int) -> str | None:
+    """The shard's sha256 if it exists, holds >= `need` samples and matches its sidecar."""
     data, meta = folder / f"shard-{j:05d}.npz", folder / f"shard-{j:05d}.json"
     if not (data.exists() and meta.exists()):
-        return False
+        return None
     try:
         info = json.loads(meta.read_text())
-        return int(info["count"]) >= need and info["sha256"] == _sha256(data)
+        digest = _sha256(data)
+        return digest if int(info["count"]) >= need and info["sha256"] == digest else None
     except (ValueError, KeyError, OSError):
-        return False
+        return None
 
 
 def make(
@@ -142,9 +144,10 @@ def make(
 
     num_shards = -(-n // shard_size)
     counts = [min(shard_size, n - j * shard_size) for j in range(num_shards)]
-    todo = []
+    todo, digests = [], {}
     for j, c in enumerate(counts):
-        if not _shard_ok(folder, j, c):
+        digests[j] = _shard_digest(folder, j, c)
+        if digests[j] is None:
             if (folder / f"shard-{j:05d}.npz").exists():
                 print(f"jaxspec data: {folder.name}/shard-{j:05d} is missing its checksum or "
                       "fails it (partial or corrupt): regenerating it", file=sys.stderr)
@@ -177,23 +180,20 @@ def make(
                     )
                 path = folder / f"shard-{j:05d}.npz"
                 atomic_write(path, lambda f, a=arrays: np.savez(f, **a))
+                digests[j] = _sha256(path)
                 _write_json(folder / f"shard-{j:05d}.json",
-                            {"count": counts[j], "sha256": _sha256(path)})
+                            {"count": counts[j], "sha256": digests[j]})
                 bar.update(counts[j])
         wall = time.perf_counter() - t0
 
     arrays: dict[str, list[np.ndarray]] = {}
     shards = []
     for j, c in enumerate(counts):
-        path = folder / f"shard-{j:05d}.npz"
-        digest = _sha256(path)
-        info = json.loads((folder / f"shard-{j:05d}.json").read_text())
-        if digest != info["sha256"]:
-            raise OSError(f"{path} changed while loading (checksum mismatch); run again.")
+        path = folder / f"shard-{j:05d}.npz"  # verified (or written) above: hashed once
         with np.load(path) as z:
             for k in z.files:
                 arrays.setdefault(k, []).append(z[k][:c])
-        shards.append({"file": path.name, "count": c, "sha256": digest})
+        shards.append({"file": path.name, "count": c, "sha256": digests[j]})
     out = {k: np.concatenate(v, axis=0) for k, v in arrays.items()}
     finite_tails = [t for t in tails if t is not None]
     manifest = {
