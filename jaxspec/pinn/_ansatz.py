@@ -138,7 +138,7 @@ class Ansatz(eqx.Module):
             )
         phi = self.features(x) * self.envelope(x)
         if not self.piecewise:
-            return self.problem.domain.boundary_factor(x) * phi
+            return self.problem.boundary_factor(x) * phi
         # Conforming element basis: bubbles (x - l)(r - x)/h^2 phi on each element, and hats times
         # phi at each interior node; continuous, derivative jumps only at the breakpoints.
         e = self.element(x) if element is None else element

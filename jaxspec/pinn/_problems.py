@@ -46,6 +46,11 @@ class EigenProblem:
         envelope: ``None``, ``"gaussian"`` (``exp(-a|x|^2)``) or ``"exponential"``
             (``exp(-a|x|)``) decay multiplying the ansatz, with a trainable rate, for problems
             truncated from a half-line or the whole space.
+        boundary: ``"dirichlet"`` (``psi = 0`` built into the ansatz) or ``"truncated"`` (no
+            boundary factor: the domain is a truncation of a larger one on which ``psi`` decays;
+            the boundary term ``int p psi d_n psi`` is reported as the truncation error). For
+            an `Interval`, a pair gives each end, e.g. ``("dirichlet", "truncated")`` for a
+            half-line.
         exact: known eigenvalues in increasing order (with multiplicity), used to report errors.
         name: a label for tables and plots.
     """
@@ -57,6 +62,7 @@ class EigenProblem:
     breakpoints: tuple = ()
     cusps: tuple = ()
     envelope: str | None = None
+    boundary: str | tuple = "dirichlet"
     exact: tuple | None = None
     name: str = "eigenproblem"
 
@@ -77,6 +83,17 @@ class EigenProblem:
             raise ValueError(
                 f"envelope must be None, 'gaussian' or 'exponential', got {self.envelope!r}"
             )
+        sides = (self.boundary,) * 2 if isinstance(self.boundary, str) else tuple(self.boundary)
+        if len(sides) != 2 or any(b not in ("dirichlet", "truncated") for b in sides):
+            raise ValueError(
+                "boundary must be 'dirichlet', 'truncated' or (for an Interval) a pair of them, "
+                f"got {self.boundary!r}"
+            )
+        if sides[0] != sides[1] and not isinstance(self.domain, Interval):
+            raise ValueError(
+                f"boundary: one value per end is for an Interval only, got {self.boundary!r}"
+            )
+        object.__setattr__(self, "boundary", sides)
         bps = self.breakpoints
         if self.domain.dim == 1 and bps and not isinstance(bps[0], tuple | list):
             bps = (tuple(bps),)
@@ -114,6 +131,17 @@ class EigenProblem:
             return v
 
         return g
+
+    def boundary_factor(self, x):
+        """Vanishes on the Dirichlet parts of the boundary, positive inside."""
+        dirichlet = [b == "dirichlet" for b in self.boundary]
+        if all(dirichlet):
+            return self.domain.boundary_factor(x)
+        if not any(dirichlet):
+            return jnp.ones((), x.dtype)
+        a, b = float(self.domain.lower[0]), float(self.domain.upper[0])
+        h = 0.5 * (b - a)
+        return (x[0] - a) / h if dirichlet[0] else (b - x[0]) / h
 
     def V(self, x):
         return self._scalar(self.potential, "potential")(x)
@@ -262,6 +290,7 @@ def harmonic_oscillator(dim: int = 1, half_width: float = 6.0) -> EigenProblem:
         lambda x: 0.5 * jnp.sum(x**2),
         p=0.5,
         envelope="gaussian",
+        boundary="truncated",
         exact=tuple(levels[:40]),
         name=f"{dim}D harmonic oscillator",
     )
@@ -285,6 +314,7 @@ def hydrogen_radial(l: int = 0, cutoff: float = 30.0) -> EigenProblem:  # noqa: 
         pot,
         p=0.5,
         envelope="exponential",
+        boundary=("dirichlet", "truncated"),
         exact=exact,
         name=f"hydrogen radial l={l}",
     )
@@ -304,6 +334,7 @@ def hydrogen(cutoff: float = 20.0) -> EigenProblem:
         p=0.5,
         cusps=((0.0, 0.0, 0.0),),
         envelope="exponential",
+        boundary="truncated",
         exact=tuple(exact),
         name="hydrogen 3D",
     )

@@ -34,12 +34,18 @@ def _pointwise(f, x: np.ndarray) -> np.ndarray:
     return np.asarray(jax.vmap(f)(jnp.asarray(x)[:, None]), dtype=np.float64)
 
 
-def chebyshev_eigenvalues(problem, num_states: int, *, order: int = 64) -> np.ndarray:
+def chebyshev_eigenvalues(
+    problem, num_states: int, *, order: int = 48, return_vectors: bool = False
+):
     """The lowest ``num_states`` eigenvalues of a 1D problem by Chebyshev collocation.
 
     One Chebyshev element of degree ``order`` per smooth piece between breakpoints, joined by
     continuity of ``psi`` and of the flux ``p psi'``; Dirichlet ends. Exponentially accurate when
-    the coefficients are smooth on each piece.
+    the coefficients are smooth on each piece (degree 40-60 reaches ~1e-12 on the named wells;
+    higher degrees gain nothing and slowly lose to rounding).
+
+    With ``return_vectors=True`` also returns the collocation nodes ``(N,)`` and the
+    eigenvectors there ``(N, num_states)`` (max-abs normalised, positive mean).
     """
     dom = problem.domain
     if not isinstance(dom, Interval | Box) or dom.dim != 1:
@@ -80,10 +86,18 @@ def chebyshev_eigenvalues(problem, num_states: int, *, order: int = 64) -> np.nd
         a_mat[i_l, i_l], a_mat[i_l, i_r] = 1.0, -1.0
         a_mat[i_r, sl_l] = fl[-1]
         a_mat[i_r, sl_r] = -fr[0]
-    vals = scipy.linalg.eigvals(a_mat, b_mat)
-    vals = vals[np.isfinite(vals)]
-    vals = np.sort(vals.real[np.abs(vals.imag) < 1e-8 * (1 + np.abs(vals.real))])
-    return vals[:num_states]
+    vals, vecs = scipy.linalg.eig(a_mat, b_mat)
+    ok = np.isfinite(vals) & (np.abs(vals.imag) < 1e-8 * (1 + np.abs(vals.real)))
+    vals, vecs = vals.real[ok], vecs.real[:, ok]
+    order_ = np.argsort(vals)[:num_states]
+    if not return_vectors:
+        return vals[order_]
+    nodes = np.concatenate(
+        [0.5 * (hi - lo) * xs + 0.5 * (hi + lo) for lo, hi in itertools.pairwise(edges)]
+    )
+    v = vecs[:, order_]
+    v = v / np.max(np.abs(v), axis=0) * np.sign(np.sum(v, axis=0) + 1e-300)
+    return vals[order_], nodes, v
 
 
 def finite_difference_eigenvalues(problem, num_states: int, *, points: int = 400) -> np.ndarray:

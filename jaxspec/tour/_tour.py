@@ -7,7 +7,7 @@ import platform
 import time
 from pathlib import Path
 
-from . import _fno, _hessian, _linalg, _physics
+from . import _fno, _hessian, _linalg, _physics, _pinn
 from ._report import table, write_report
 
 SECTIONS = {
@@ -15,6 +15,7 @@ SECTIONS = {
     "hessian": (_hessian.run, "Hessian spectrum of a trained MLP vs dense eigh"),
     "physics": (_physics.run, "differentiable PDE solvers vs exact solutions; a Darcy dataset"),
     "fno": (_fno.run, "a Burgers solution operator learned by an FNO, super-resolution"),
+    "pinn": (_pinn.run, "quantum wells by a PINN eigen-solver with certified error bounds"),
 }
 
 
