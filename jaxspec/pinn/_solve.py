@@ -144,23 +144,28 @@ def _rules(problem: EigenProblem, orders: tuple[int, ...], elements: int, dtype)
     return rules
 
 
-def _matrices(ansatz: Ansatz, rule: _Rule):
+def _basis_at(ansatz: Ansatz, rule: _Rule):
+    """Basis values ``(Q, M)``, gradients ``(Q, M, d)`` and Laplacians ``(Q, M)`` at the nodes."""
+    return jax.vmap(lambda x: _basis_derivatives(ansatz, x))(rule.x)
+
+
+def _matrices(derivs, rule: _Rule):
     """Weak-form stiffness ``A = int p grad u grad u + V u u`` and mass ``S = int w u u``."""
-    u, g, _ = jax.vmap(lambda x: _basis_derivatives(ansatz, x))(rule.x)
+    u, g, _ = derivs
     a = jnp.einsum("qmd,qnd->mn", g * (rule.w * rule.p)[:, None, None], g)
     a = a + (u * (rule.w * rule.v)[:, None]).T @ u
     s = (u * (rule.w * rule.wt)[:, None]).T @ u
     return 0.5 * (a + a.T), 0.5 * (s + s.T)
 
 
-def _ritz(ansatz: Ansatz, rule: _Rule, cutoff: float):
+def _ritz(derivs, rule: _Rule, cutoff: float):
     """Generalised Rayleigh-Ritz over the numerically independent part of the whole basis.
 
     The basis is orthonormalised by an SVD of the weighted basis matrix itself (not by an
     eigendecomposition of the mass matrix, which would square its condition number), so
     directions down to ``cutoff`` times the largest singular value are kept.
     """
-    u, g, _ = jax.vmap(lambda x: _basis_derivatives(ansatz, x))(rule.x)
+    u, g, _ = derivs
     b = jnp.sqrt(rule.w * rule.wt)[:, None] * u
     _, sv, vt = jnp.linalg.svd(b, full_matrices=False)
     keep = sv > cutoff * sv[0]
@@ -183,9 +188,9 @@ def _subspace_ritz(a: Array, s: Array, c: Array):
     return e, c @ (x @ y)
 
 
-def _residuals(ansatz: Ansatz, c: Array, rule: _Rule):
+def _residuals(ansatz: Ansatz, derivs, c: Array, rule: _Rule):
     """Normalised strong-form residuals ``sqrt(w_q) (H psi - E w psi)/sqrt(w)`` and energies."""
-    u, g, lap = jax.vmap(lambda x: _basis_derivatives(ansatz, x))(rule.x)
+    u, g, lap = derivs
     psi, dpsi, lpsi = u @ c, jnp.einsum("qmd,mk->qkd", g, c), lap @ c
     norm2 = jnp.sum((rule.w * rule.wt)[:, None] * psi**2, axis=0)
     kinetic = jnp.sum((rule.w * rule.p)[:, None] * jnp.sum(dpsi**2, -1), axis=0)
@@ -329,23 +334,38 @@ def solve(
             # Variable projection: coefficients are the Ritz vectors of the current basis,
             # held constant in the Jacobian (Kaufman's simplification).
             p = unravel_p(flat)
-            return p, lax.stop_gradient(_ritz(eqx.combine(p, static), rule, cutoff)[1][:, :k_train])
+            derivs = lax.stop_gradient(_basis_at(eqx.combine(p, static), rule))
+            return p, lax.stop_gradient(_ritz(derivs, rule, cutoff)[1][:, :k_train])
     else:
         flat0, unravel = ravel_pytree((params, coeffs))
 
     def residual_vector(flat):
         p, c = unravel(flat)
-        return _residuals(eqx.combine(p, static), c, rule)[0].ravel()
+        ans = eqx.combine(p, static)
+        return _residuals(ans, _basis_at(ans, rule), c, rule)[0].ravel()
 
     def loss_fn(flat):
         return jnp.sum(residual_vector(flat) ** 2)
 
-    def refresh(flat):
+    def evaluate(flat):
+        """Loss, energies and basis rank at ``flat`` (one Ritz solve)."""
         if varpro:
-            rank = _ritz(eqx.combine(unravel_p(flat), static), rule, cutoff)[2]
-            return flat, jnp.asarray(jnp.inf, flat.dtype), rank
+            p = unravel_p(flat)
+            derivs = _basis_at(eqx.combine(p, static), rule)
+            _, c_all, rank = _ritz(derivs, rule, cutoff)
+            c = c_all[:, :k_train]
+        else:
+            p, c = unravel(flat)
+            derivs = _basis_at(eqx.combine(p, static), rule)
+            rank = jnp.asarray(ansatz.num_basis)
+        r, energies = _residuals(eqx.combine(p, static), derivs, c, rule)
+        return jnp.sum(r**2), energies, rank
+
+    def refresh(flat):
+        if varpro:  # the coefficients are always the Ritz vectors already
+            return flat, jnp.asarray(jnp.inf, flat.dtype), jnp.asarray(ansatz.num_basis)
         p, _ = unravel(flat)
-        _, c_all, rank = _ritz(eqx.combine(p, static), rule, cutoff)
+        _, c_all, rank = _ritz(_basis_at(eqx.combine(p, static), rule), rule, cutoff)
         full = ravel_pytree((p, c_all[:, :k_train]))[0]
         return full, loss_fn(full), rank
 
@@ -371,13 +391,11 @@ def solve(
             flat,
             loss,
             residual_vector,
-            refresh,
-            unravel,
-            static,
-            rule,
+            None if varpro else refresh,
+            evaluate,
             k_train,
             int(guard),
-            (float(jac_memory), ansatz.num_basis),
+            (float(jac_memory), ansatz.num_basis, rule.x.shape),
             max_steps,
             tol,
             time_limit,
@@ -387,7 +405,7 @@ def solve(
         )
     else:
         energies_fn = jax.jit(
-            lambda f: _residuals(eqx.combine(unravel(f)[0], static), unravel(f)[1], rule)[1]
+            lambda f: evaluate(f)[1]
         )
         flat, loss = _first_order(
             flat, loss_fn, jax.jit(refresh), optimizer, max_steps, tol, bar, record, energies_fn
@@ -396,9 +414,13 @@ def solve(
     bar.close()
 
     # Final Ritz inside the trained subspace, evaluated on the finer rule.
-    p, c = jax.jit(unravel)(flat)
+    @jax.jit
+    def finalise(flat):
+        p, c = unravel(flat)
+        return p, _finalise(eqx.combine(p, static), c, rule, fine)
+
+    p, out = finalise(flat)
     ansatz = eqx.combine(p, static)
-    out = _finalise(ansatz, c, rule, fine)
     c, e_fine, e_train, eta, eta_train, trunc = (np.asarray(t) for t in out)
     c = jnp.asarray(c)
     qerr = np.abs(e_fine - e_train)
@@ -431,19 +453,19 @@ def solve(
     )
 
 
-@eqx.filter_jit
 def _finalise(ansatz: Ansatz, c: Array, rule: _Rule, fine: _Rule):
     """Subspace Ritz on the fine rule; normalised, sign-fixed coefficients; energies, residuals."""
-    a_f, s_f = _matrices(ansatz, fine)
+    d_fine = _basis_at(ansatz, fine)
+    a_f, s_f = _matrices(d_fine, fine)
     _, c = _subspace_ritz(a_f, s_f, c)
-    u = jax.vmap(ansatz)(fine.x) @ c
+    u = d_fine[0] @ c
     norm = jnp.sqrt(jnp.sum((fine.w * fine.wt)[:, None] * u**2, axis=0))
     mean = jnp.sum(fine.w[:, None] * u, axis=0)
     c = c / norm[None, :] * jnp.where(mean < 0, -1.0, 1.0)[None, :]
-    r_fine, e_fine = _residuals(ansatz, c, fine)
+    r_fine, e_fine = _residuals(ansatz, d_fine, c, fine)
     # <psi, H psi> in strong form: differs from the weak form by the boundary term
     # int p psi d_n psi, zero with Dirichlet factors, the truncation error otherwise.
-    u, g, lap = jax.vmap(lambda x: _basis_derivatives(ansatz, x))(fine.x)
+    u, g, lap = d_fine
     psi, dpsi = u @ c, jnp.einsum("qmd,mk->qkd", g, c)
     h_psi = (
         -fine.p[:, None] * (lap @ c)
@@ -451,16 +473,16 @@ def _finalise(ansatz: Ansatz, c: Array, rule: _Rule, fine: _Rule):
         + fine.v[:, None] * psi
     )
     truncation = jnp.abs(jnp.sum(fine.w[:, None] * psi * h_psi, axis=0) - e_fine)
-    r_train, e_train = _residuals(ansatz, c, rule)
+    r_train, e_train = _residuals(ansatz, _basis_at(ansatz, rule), c, rule)
     eta = jnp.sqrt(jnp.sum(r_fine**2, axis=0))
     eta_train = jnp.sqrt(jnp.sum(r_train**2, axis=0))
     return c, e_fine, e_train, eta, eta_train, truncation
 
 
 @eqx.filter_jit
-def _init(problem, k, width, depth, scale, dtype, key, rate, rule, cutoff):
-    ans = Ansatz(problem, width=width, depth=depth, scale=scale, rate=rate, dtype=dtype, key=key)
-    e, c, rank = _ritz(ans, rule, cutoff)
+def _init(ansatz, k, rate, rule, cutoff):
+    ans = eqx.tree_at(lambda a: a.log_rate, ansatz, jnp.log(rate))
+    e, c, rank = _ritz(_basis_at(ans, rule), rule, cutoff)
     return ans, e[:k], rank, c[:, :k]
 
 
@@ -473,15 +495,13 @@ def _initial_ansatz(problem, k, width, depth, scale, dtype, key, rule, fine, cut
     left to the first step's refresh (saves a compilation).
     """
     if problem.envelope is None:
-        ans = eqx.filter_jit(
-            lambda key: Ansatz(problem, width=width, depth=depth, scale=scale, dtype=dtype, key=key)
-        )(key)
+        ans = Ansatz(problem, width=width, depth=depth, scale=scale, dtype=dtype, key=key)
         return ans, None, jnp.eye(ans.num_basis, k, dtype=dtype)
     lo, hi = np.asarray(problem.domain.lower), np.asarray(problem.domain.upper)
     half = float(np.max(hi - lo)) / 2
     unit = 1.0 / half**2 if problem.envelope == "gaussian" else 1.0 / half
     rates = unit * np.logspace(0, 3, 13)
-    args = (problem, k, width, depth, scale, dtype, key)
+    args = (Ansatz(problem, width=width, depth=depth, scale=scale, dtype=dtype, key=key), k)
     trials = [_init(*args, jnp.asarray(r, dtype), rule, cutoff) for r in rates]
     sums = [float(jnp.sum(t[1])) for t in trials]
     for i in np.argsort(sums):
@@ -497,7 +517,24 @@ def _initial_ansatz(problem, k, width, depth, scale, dtype, key, rule, fine, cut
             stacklevel=3,
         )
         i = int(np.argmin(sums))
-    ans, _, rank, c = trials[i]
+    # Golden-section refinement of log(rate) between the chosen grid point's neighbours.
+    lo_r, hi_r = np.log(rates[max(i - 1, 0)]), np.log(rates[min(i + 1, len(rates) - 1)])
+    best, best_sum = trials[i], sums[i]
+    g = (np.sqrt(5.0) - 1) / 2
+    for _ in range(24):
+        m1, m2 = hi_r - g * (hi_r - lo_r), lo_r + g * (hi_r - lo_r)
+        t1, t2 = (_init(*args, jnp.asarray(np.exp(m), dtype), rule, cutoff) for m in (m1, m2))
+        s1, s2 = float(jnp.sum(t1[1])), float(jnp.sum(t2[1]))
+        if s1 < s2:
+            hi_r, cand, cand_sum = m2, t1, s1
+        else:
+            lo_r, cand, cand_sum = m1, t2, s2
+        if cand_sum < best_sum:
+            best, best_sum = cand, cand_sum
+    e_fine = np.asarray(_init(*args, jnp.exp(best[0].log_rate), fine, cutoff)[1])
+    if not np.all(np.abs(e_fine - np.asarray(best[1])) <= 1e-6 * np.maximum(np.abs(e_fine), 1)):
+        best = trials[i]
+    ans, _, rank, c = best
     return ans, rank, c
 
 
@@ -506,9 +543,7 @@ def _gauss_newton(
     loss,
     residual_vector,
     refresh,
-    unravel,
-    static,
-    rule,
+    evaluate,
     k_train,
     guard,
     jac_memory,
@@ -523,42 +558,41 @@ def _gauss_newton(
 
     @jax.jit
     def step(flat, loss, mu):
+        # One linearisation: the residual and its Jacobian-vector product share the trace.
+        r0, jvp = jax.linearize(residual_vector, flat)
+        tangents = jnp.eye(flat.size, dtype=flat.dtype)
         if batch >= flat.size:
-            jac = jax.jacfwd(residual_vector)(flat)
+            jac = jax.vmap(jvp, out_axes=1)(tangents)
         else:
             # Jacobian columns in batches of tangents: bounded memory for large 3D rules.
-            tangents = jnp.eye(flat.size, dtype=flat.dtype)
-            jac = lax.map(
-                lambda v: jax.jvp(residual_vector, (flat,), (v,))[1], tangents, batch_size=batch
-            ).T
+            jac = lax.map(jvp, tangents, batch_size=batch).T
         u, sv, vt = jnp.linalg.svd(jac, full_matrices=False)
-        ur = u.T @ residual_vector(flat)
-
-        def trial(mu):
-            new = flat - vt.T @ (sv / (sv**2 + mu * sv[0] ** 2) * ur)
-            return new, jnp.sum(residual_vector(new) ** 2)
-
-        def cond(carry):
-            i, _, _, new_loss = carry
-            return (i < 40) & ~(jnp.isfinite(new_loss) & (new_loss < loss))
+        ur = u.T @ r0
 
         def body(carry):
-            i, mu, _, _ = carry
+            i, mu, _, _, _, _ = carry
             mu = jnp.where(i == 0, mu, mu * 4.0)
-            new, new_loss = trial(mu)
-            return i + 1, mu, new, new_loss
+            new = flat - vt.T @ (sv / (sv**2 + mu * sv[0] ** 2) * ur)
+            new_loss, energies, rank = evaluate(new)
+            return i + 1, mu, new, new_loss, energies, rank
 
-        init = (0, mu, flat, jnp.asarray(jnp.inf, flat.dtype))
-        _, mu, new, new_loss = lax.while_loop(cond, body, init)
+        def cond(carry):
+            i, _, _, new_loss, _, _ = carry
+            return (i < 40) & ~(jnp.isfinite(new_loss) & (new_loss < loss))
+
+        dtype = flat.dtype
+        init = (0, mu, flat, jnp.asarray(jnp.inf, dtype), jnp.zeros(k_train, dtype), 0)
+        _, mu, new, new_loss, energies, rank = lax.while_loop(cond, body, init)
         accepted = jnp.isfinite(new_loss) & (new_loss < loss)
-        full, l_full, rank = refresh(new)
-        new, new_loss = jnp.where(l_full < new_loss, full, new), jnp.minimum(l_full, new_loss)
-        p, c = unravel(new)
-        energies = _residuals(eqx.combine(p, static), c, rule)[1]
+        if refresh is not None:  # joint training: Ritz coefficients when they do better
+            full, l_full, _ = refresh(new)
+            better = l_full < new_loss
+            new, new_loss = jnp.where(better, full, new), jnp.minimum(l_full, new_loss)
+            energies = jnp.where(better, evaluate(full)[1], energies)
         return new, new_loss, jnp.maximum(mu / 3.0, 1e-15), accepted, energies, rank
 
     # Forward-mode Jacobian memory: about Q x basis x (1 + d + d^2) values per tangent.
-    q, dim = rule.x.shape
+    q, dim = jac_memory[2]
     per_tangent = 8 * 4 * q * jac_memory[1] * (1 + dim + dim**2)
     batch = max(1, int(jac_memory[0] // per_tangent))
     mu, step_no, slow = jnp.asarray(1e-3, flat.dtype), 0, 0
@@ -596,21 +630,23 @@ def _first_order(
 
     @jax.jit
     def step_fn(flat, state):
-        if name == "lbfgs":
-            v, g = value_and_grad(flat, state=state)
-            upd, state = opt.update(g, state, flat, value=v, grad=g, value_fn=loss_fn)
-        else:
-            v, g = value_and_grad(flat)
-            upd, state = opt.update(g, state, flat)
-        return optax.apply_updates(flat, upd), state, v
+        # optax mixes weakly typed scalars into its state updates: standard promotion here.
+        with jax.numpy_dtype_promotion("standard"):
+            if name == "lbfgs":
+                v, g = value_and_grad(flat, state=state)
+                upd, state = opt.update(g, state, flat, value=v, grad=g, value_fn=loss_fn)
+            else:
+                v, g = value_and_grad(flat)
+                upd, state = opt.update(g, state, flat)
+            new = optax.apply_updates(flat, upd)
+        return new, state, loss_fn(new)
 
-    loss = loss_fn(flat)
+    loss = jax.jit(loss_fn)(flat)
     full, l_full, _ = refresh(flat)
     if l_full < loss:
         flat, loss = full, l_full
     for i in range(1, steps + 1):
-        flat, state, _ = step_fn(flat, state)
-        loss = loss_fn(flat)
+        flat, state, loss = step_fn(flat, state)
         if i % 50 == 0:
             full, l_full, _ = refresh(flat)
             if l_full < loss:

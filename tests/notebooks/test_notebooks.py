@@ -4,6 +4,7 @@ import os
 import runpy
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 NB = Path(__file__).parents[2] / "notebooks"
@@ -21,4 +22,21 @@ def test_hessian_spectrum_notebook(tmp_path, monkeypatch, capsys):
     lam = [float(r.eigenvalues[0]) for r in ns["records"]]
     assert lam[0] > 2 / ns["LR"] > min(lam)  # starts above 2/lr, drops below (catapult)
     assert os.path.exists(tmp_path)
+    capsys.readouterr()
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_quantum_wells_notebook(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("JAXSPEC_QUICK", "1")
+    monkeypatch.setenv("JAXSPEC_FIGURES", str(tmp_path))
+    ns = runpy.run_path(str(NB / "quantum_wells.py"), run_name="__main__")
+    assert (tmp_path / "quantum_wells.png").stat().st_size > 10_000
+    assert ns["worst_paper"] <= 1e-10
+    assert np.max(ns["fw3"].relative_errors) <= 1e-9
+    assert ns["overlaps"](ns["fw3"]) <= 1e-10
+    assert np.max(ns["hyd"].relative_errors) <= 1e-6  # 1s and 2s, 10 steps
+    assert ns["opt_errors"]["gauss-newton"][0] <= 1e-12
+    for res in (ns["fw3"], ns["iw5"], ns["drum"], ns["hyd"]):
+        lo, hi = res.bounds[:, 0], res.bounds[:, 1]
+        assert np.all((lo <= res.exact) & (res.exact <= hi))
     capsys.readouterr()

@@ -30,6 +30,10 @@ def test_tour_quick_writes_report_and_checks_figures(tmp_path, capsys):
     fno_rows = [r for r in rows if r.section == "fno"]
     assert fno_rows[0].value < 0.05 and fno_rows[1].value < 0.1
     assert (folder / "fno_burgers.png").exists()
+    pinn_rows = [r for r in rows if r.section == "pinn"]
+    assert len(pinn_rows) == 6 and all(r.error <= 1e-10 for r in pinn_rows)
+    assert all("certified" in r.note for r in pinn_rows)
+    assert (folder / "pinn_wells.png").stat().st_size > 10_000
     assert "report:" in capsys.readouterr().out
 
 
