@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/hessian.py
 	$(PY) benchmarks/physics.py
 	$(PY) benchmarks/fno.py
+	$(PY) benchmarks/pinn.py
 
 clean:
 	rm -rf .site runs

@@ -40,7 +40,9 @@ class EigenProblem:
             ``0.5`` for ``-psi''/2``) or a function of ``x``.
         w: the weight on the right-hand side (``None`` means 1).
         breakpoints: for each axis, the coordinates where ``V``, ``p`` or ``w`` jump; quadrature
-            elements are split there and kink features ``d|d|`` are added to the ansatz.
+            elements are split there and the ansatz can bend there (element-wise basis in 1D,
+            kink inputs ``d|d|`` in 2-3 D). ``"auto"`` (1D) locates the jumps with
+            `find_breakpoints`.
         cusps: points where the potential is singular (Coulomb); ``|x - c|`` is added to the
             ansatz inputs so the cusp of the eigenfunction is representable.
         envelope: ``None``, ``"gaussian"`` (``exp(-a|x|^2)``) or ``"exponential"``
@@ -95,6 +97,19 @@ class EigenProblem:
             )
         object.__setattr__(self, "boundary", sides)
         bps = self.breakpoints
+        if isinstance(bps, str):
+            if bps != "auto" or self.domain.dim != 1:
+                raise ValueError(
+                    f"breakpoints: the string form is 'auto' (1D only), got {bps!r} in "
+                    f"{self.domain.dim}D"
+                )
+            lo, hi = float(self.domain.lower[0]), float(self.domain.upper[0])
+            bps = find_breakpoints(self.potential, lo, hi)
+            if callable(self.p):
+                bps = bps + find_breakpoints(self.p, lo, hi)
+            if self.w is not None:
+                bps = bps + find_breakpoints(self.w, lo, hi)
+            bps = tuple(sorted(set(bps)))
         if self.domain.dim == 1 and bps and not isinstance(bps[0], tuple | list):
             bps = (tuple(bps),)
         bps = tuple(tuple(float(t) for t in axis) for axis in bps) or ((),) * self.domain.dim

@@ -319,7 +319,7 @@ def solve(
     cutoff = 1e-10 if dtype == jnp.float64 else 1e-4
 
     ansatz, _, coeffs = _initial_ansatz(
-        problem, k_train, width, depth, scale, dtype, key, rule, fine, cutoff
+        problem, k_train, width, depth, scale, dtype, key, rule, fine, cutoff, num_states
     )
     if ansatz.num_basis < k_train + 1:
         raise ValueError(
@@ -404,9 +404,7 @@ def solve(
             record,
         )
     else:
-        energies_fn = jax.jit(
-            lambda f: evaluate(f)[1]
-        )
+        energies_fn = jax.jit(lambda f: evaluate(f)[1])
         flat, loss = _first_order(
             flat, loss_fn, jax.jit(refresh), optimizer, max_steps, tol, bar, record, energies_fn
         )
@@ -486,10 +484,12 @@ def _init(ansatz, k, rate, rule, cutoff):
     return ans, e[:k], rank, c[:, :k]
 
 
-def _initial_ansatz(problem, k, width, depth, scale, dtype, key, rule, fine, cutoff):
+def _initial_ansatz(problem, k, width, depth, scale, dtype, key, rule, fine, cutoff, n_score):
     """Network init; with an envelope, its rate is the variational best on a log grid.
 
-    Rates are tried in order of their Ritz sum on the training rule; the first whose Ritz
+    The score is the sum of the ``n_score`` lowest Ritz values (the reported states, not the
+    guard, whose decay rate differs). Rates are tried in order of their score on the training
+    rule; the first whose Ritz
     values agree with the finer rule to 1e-6 wins (a rate that only looks good because the
     quadrature under-resolves it is skipped). Without an envelope the Ritz coefficients are
     left to the first step's refresh (saves a compilation).
@@ -503,7 +503,7 @@ def _initial_ansatz(problem, k, width, depth, scale, dtype, key, rule, fine, cut
     rates = unit * np.logspace(0, 3, 13)
     args = (Ansatz(problem, width=width, depth=depth, scale=scale, dtype=dtype, key=key), k)
     trials = [_init(*args, jnp.asarray(r, dtype), rule, cutoff) for r in rates]
-    sums = [float(jnp.sum(t[1])) for t in trials]
+    sums = [float(jnp.sum(t[1][:n_score])) for t in trials]
     for i in np.argsort(sums):
         e_fine = np.asarray(_init(*args, jnp.asarray(rates[i], dtype), fine, cutoff)[1])
         if np.all(
@@ -524,7 +524,7 @@ def _initial_ansatz(problem, k, width, depth, scale, dtype, key, rule, fine, cut
     for _ in range(24):
         m1, m2 = hi_r - g * (hi_r - lo_r), lo_r + g * (hi_r - lo_r)
         t1, t2 = (_init(*args, jnp.asarray(np.exp(m), dtype), rule, cutoff) for m in (m1, m2))
-        s1, s2 = float(jnp.sum(t1[1])), float(jnp.sum(t2[1]))
+        s1, s2 = float(jnp.sum(t1[1][:n_score])), float(jnp.sum(t2[1][:n_score]))
         if s1 < s2:
             hi_r, cand, cand_sum = m2, t1, s1
         else:

@@ -113,3 +113,14 @@ def test_bounds_fall_back_to_weinstein_for_degenerate_levels():
     b = pinn.certify(rho, eta, next_lower=3.0)
     assert b[0, 0] == pytest.approx(rho[0] - eta[0])  # no gap to the next level
     assert b[2, 0] > rho[2] - 1e-9  # a real gap: Kato-Temple
+
+
+def test_auto_breakpoints_and_plot(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    well = pinn.finite_well()
+    auto = pinn.EigenProblem(well.domain, well.potential, breakpoints="auto", exact=well.exact)
+    np.testing.assert_allclose(auto.breakpoints[0], [-1.0, 1.0], atol=1e-13)
+    with pytest.raises(ValueError, match="'auto'"):
+        pinn.EigenProblem(pinn.Box((0, 0), (1, 1)), lambda x: 0.0, breakpoints="auto")

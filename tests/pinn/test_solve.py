@@ -128,3 +128,24 @@ def test_float32_warns_unless_acknowledged():
             allow_float32=True,
             max_steps=1,
         )
+
+
+def test_plot_1d(infinite_well_result, tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    pinn.plot(infinite_well_result, path=tmp_path / "well.png")
+    assert (tmp_path / "well.png").stat().st_size > 10_000
+
+
+def test_square_drum_degenerate_pair(tmp_path):
+    """2D: the ground state and the degenerate pair (1,2)/(2,1), intervals hold, plot."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    res = pinn.solve(pinn.square_drum(), 3, key=jax.random.key(7), width=32, max_steps=2)
+    assert np.max(res.relative_errors) <= 1e-4, res.relative_errors
+    _assert_certified(res)
+    assert abs(res.energies[1] - res.energies[2]) <= 1e-3 * res.energies[1]
+    pinn.plot(res, reference=False, path=tmp_path / "drum.png")
+    assert (tmp_path / "drum.png").stat().st_size > 10_000
