@@ -13,6 +13,7 @@ from ._domains import (
     Interval as Interval,
     gauss_legendre as gauss_legendre,
 )
+from ._plot import plot as plot
 from ._problems import (
     EigenProblem as EigenProblem,
     disk_drum as disk_drum,

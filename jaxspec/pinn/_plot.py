@@ -15,6 +15,7 @@ def plot(result, *, reference: bool = True, path=None):
     per state. Right panel: relative energy error (or change, when no exact levels are known)
     against wall time. ``path`` saves the figure.
     """
+    import jax
     import jax.numpy as jnp
     import matplotlib.pyplot as plt
 
@@ -29,7 +30,7 @@ def plot(result, *, reference: bool = True, path=None):
         psi = np.asarray(result.wavefunctions(jnp.asarray(x)))
         spread = float(np.ptp(result.energies)) if k > 1 else 1.0
         amp = 0.4 * spread / max(k - 1, 1) / float(np.max(np.abs(psi)))
-        v = np.asarray([float(prob.V(jnp.asarray([t]))) for t in x])
+        v = np.asarray(jax.vmap(prob.V)(jnp.asarray(x)[:, None]))
         finite = np.isfinite(v)
         if np.ptp(v[finite]) > 0:
             vmin, vmax = result.energies[0] - 0.5 * spread, result.energies[-1] + 0.5 * spread

@@ -61,7 +61,7 @@ class EigenProblem:
     potential: Callable
     p: float | Callable = 1.0
     w: Callable | None = None
-    breakpoints: tuple = ()
+    breakpoints: tuple | str = ()
     cusps: tuple = ()
     envelope: str | None = None
     boundary: str | tuple = "dirichlet"

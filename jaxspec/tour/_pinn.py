@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
@@ -51,9 +52,10 @@ def _plot(folder: Path, results) -> Path:
         x = np.linspace(lo, hi, 600)
         psi = np.asarray(res.wavefunctions(jnp.asarray(x)))
         _, nodes, ref = pinn.chebyshev_eigenvalues(prob, 2, order=40, return_vectors=True)
-        v = np.asarray([float(prob.V(jnp.asarray([t]))) for t in x])
+        v = np.asarray(jax.vmap(prob.V)(jnp.asarray(x)[:, None]))
         if np.ptp(v) > 0:
-            a.fill_between(x, 0, v / np.ptp(v) * np.max(np.abs(psi)), color="0.9", label="V (scaled)")
+            vs = v / np.ptp(v) * np.max(np.abs(psi))
+            a.fill_between(x, 0, vs, color="0.9", label="V (scaled)")
         at_nodes = np.asarray(res.wavefunctions(jnp.asarray(nodes)))
         for j, color in enumerate(("C0", "C3")):
             # The reference's sign and normalisation matched to the PINN state by least squares.
