@@ -194,8 +194,8 @@ def main():
 
     print("2) 2D and 3D", flush=True)
     more = {
-        "square drum, 6 states (width 128)": (
-            pinn.square_drum(), 6, dict(width=128, max_steps=3), "<= 1e-8"),
+        "square drum, 6 states (width 192)": (
+            pinn.square_drum(), 6, dict(width=192, max_steps=3), "<= 1e-8"),
         "disk drum, 6 states (width 128)": (
             pinn.disk_drum(), 6, dict(width=128, max_steps=3), "<= 1e-7"),
         "hydrogen radial 1s": (pinn.hydrogen_radial(), 1, {}, "<= 1e-8"),
