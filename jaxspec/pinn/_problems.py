@@ -233,15 +233,22 @@ def infinite_well(length: float = 1.0) -> EigenProblem:
     )
 
 
-def _well_levels(v_in: float, v_out: float, half: float, box: float, count: int) -> tuple:
-    """Levels of the symmetric piecewise-constant potential in the box ``[-box, box]``."""
+def _square_step(
+    v_in: float, v_out: float, half_width: float, box: float, table: tuple | None, name: str
+) -> EigenProblem:
+    """``V = v_in`` for ``|x| < half_width``, ``v_out`` elsewhere, in the box ``[-box, box]``.
+
+    ``table`` holds the tabulated levels of the paper's parameters; otherwise the six lowest
+    come from the Chebyshev solver.
+    """
     from ._reference import chebyshev_eigenvalues
 
     def pot(x):
-        return jnp.where(jnp.abs(x[0]) < half, v_in, v_out)
+        return jnp.where(jnp.abs(x[0]) < half_width, v_in, v_out)
 
-    prob = EigenProblem(Interval(-box, box), pot, breakpoints=(-half, half))
-    return tuple(chebyshev_eigenvalues(prob, count, order=48))
+    prob = EigenProblem(Interval(-box, box), pot, breakpoints=(-half_width, half_width), name=name)
+    exact = table if table is not None else tuple(chebyshev_eigenvalues(prob, 6, order=48))
+    return dataclasses.replace(prob, exact=exact)
 
 
 def finite_well(depth: float = 20.0, half_width: float = 1.0, box: float = 3.0) -> EigenProblem:
@@ -250,21 +257,9 @@ def finite_well(depth: float = 20.0, half_width: float = 1.0, box: float = 3.0) 
     The defaults are the paper's (``V0 = 20``, ``a = 1``, ``L = 3``), whose three bound states are
     tabulated; other parameters get their reference levels from the Chebyshev solver.
     """
-
-    def pot(x):
-        return jnp.where(jnp.abs(x[0]) < half_width, 0.0, depth)
-
-    if (depth, half_width, box) == (20.0, 1.0, 3.0):
-        exact = (1.6394801885459709, 6.441881454360469, 13.891781749825576)
-    else:
-        exact = _well_levels(0.0, depth, half_width, box, 6)
-    return EigenProblem(
-        Interval(-box, box),
-        pot,
-        breakpoints=(-half_width, half_width),
-        exact=exact,
-        name="finite well",
-    )
+    paper = (depth, half_width, box) == (20.0, 1.0, 3.0)
+    table = (1.6394801885459709, 6.441881454360469, 13.891781749825576) if paper else None
+    return _square_step(0.0, depth, half_width, box, table, "finite well")
 
 
 def finite_barrier(height: float = 50.0, half_width: float = 0.1, box: float = 1.0) -> EigenProblem:
@@ -272,21 +267,9 @@ def finite_barrier(height: float = 50.0, half_width: float = 0.1, box: float = 1
 
     The defaults (``V0 = 50``, ``b = 0.1``, ``L = 1``) are the PINN paper's barrier.
     """
-
-    def pot(x):
-        return jnp.where(jnp.abs(x[0]) < half_width, height, 0.0)
-
-    if (height, half_width, box) == (50.0, 0.1, 1.0):
-        exact = (7.71606414327197, 10.145740125015607)
-    else:
-        exact = _well_levels(height, 0.0, half_width, box, 6)
-    return EigenProblem(
-        Interval(-box, box),
-        pot,
-        breakpoints=(-half_width, half_width),
-        exact=exact,
-        name="finite barrier",
-    )
+    paper = (height, half_width, box) == (50.0, 0.1, 1.0)
+    table = (7.71606414327197, 10.145740125015607) if paper else None
+    return _square_step(height, 0.0, half_width, box, table, "finite barrier")
 
 
 def harmonic_oscillator(dim: int = 1, half_width: float = 6.0) -> EigenProblem:

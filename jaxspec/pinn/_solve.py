@@ -321,7 +321,7 @@ def solve(
     k_train = num_states + (1 if guard else 0)
     cutoff = 1e-10 if dtype == jnp.float64 else 1e-4
 
-    ansatz, _, coeffs = _initial_ansatz(
+    ansatz, coeffs = _initial_ansatz(
         problem, k_train, width, depth, scale, dtype, key, rule, fine, cutoff, num_states
     )
     if ansatz.num_basis < k_train + 1:
@@ -343,9 +343,15 @@ def solve(
         flat0, unravel = ravel_pytree((params, coeffs))
 
     def residual_vector(flat):
-        p, c = unravel(flat)
-        ans = eqx.combine(p, static)
-        return _residuals(ans, _basis_at(ans, rule), c, rule)[0].ravel()
+        if varpro:  # one basis evaluation serves the (constant) Ritz solve and the residual
+            ans = eqx.combine(unravel_p(flat), static)
+            derivs = _basis_at(ans, rule)
+            c = lax.stop_gradient(_ritz(lax.stop_gradient(derivs), rule, cutoff)[1][:, :k_train])
+        else:
+            p, c = unravel(flat)
+            ans = eqx.combine(p, static)
+            derivs = _basis_at(ans, rule)
+        return _residuals(ans, derivs, c, rule)[0].ravel()
 
     def loss_fn(flat):
         return jnp.sum(residual_vector(flat) ** 2)
@@ -493,8 +499,8 @@ def _finalise(ansatz: Ansatz, c: Array, rule: _Rule, fine: _Rule):
 @eqx.filter_jit
 def _init(ansatz, k, rate, rule, cutoff):
     ans = eqx.tree_at(lambda a: a.log_rate, ansatz, jnp.log(rate))
-    e, c, rank = _ritz(_basis_at(ans, rule), rule, cutoff)
-    return ans, e[:k], rank, c[:, :k]
+    e, c, _ = _ritz(_basis_at(ans, rule), rule, cutoff)
+    return ans, e[:k], c[:, :k]
 
 
 def _initial_ansatz(problem, k, width, depth, scale, dtype, key, rule, fine, cutoff, n_score):
@@ -509,7 +515,7 @@ def _initial_ansatz(problem, k, width, depth, scale, dtype, key, rule, fine, cut
     """
     if problem.envelope is None:
         ans = Ansatz(problem, width=width, depth=depth, scale=scale, dtype=dtype, key=key)
-        return ans, None, jnp.eye(ans.num_basis, k, dtype=dtype)
+        return ans, jnp.eye(ans.num_basis, k, dtype=dtype)
     lo, hi = np.asarray(problem.domain.lower), np.asarray(problem.domain.upper)
     half = float(np.max(hi - lo)) / 2
     unit = 1.0 / half**2 if problem.envelope == "gaussian" else 1.0 / half
@@ -551,8 +557,8 @@ def _initial_ansatz(problem, k, width, depth, scale, dtype, key, rule, fine, cut
     e_fine = np.asarray(_init(*args, jnp.exp(best[0].log_rate), fine, cutoff)[1])
     if not np.all(np.abs(e_fine - np.asarray(best[1])) <= 1e-6 * np.maximum(np.abs(e_fine), 1)):
         best = trials[i]
-    ans, _, rank, c = best
-    return ans, rank, c
+    ans, _, c = best
+    return ans, c
 
 
 def _gauss_newton(
