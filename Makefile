@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/physics.py
 	$(PY) benchmarks/fno.py
 	$(PY) benchmarks/pinn.py
+	$(PY) benchmarks/ssm.py
 
 clean:
 	rm -rf .site runs

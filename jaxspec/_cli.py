@@ -46,9 +46,81 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a generator parameter, e.g. --set nu=0.05 (repeatable)")
     dsub.add_parser("list", help="list the datasets with their default parameters")
+    _job_parsers(sub)
     i = dsub.add_parser("info", help="verify a dataset folder and print its manifest summary")
     i.add_argument("path")
     return p
+
+
+_JOBS = {
+    # pillar: (action, help, description)
+    "ssm": ("train", "train a spectral state-space model on an offline task",
+            "Trains a SequenceModel (STU, S5/S4D/LRU, real or selective SSM) on one of the "
+            "seeded tasks (parity, modular arithmetic, copying, recall, LDS, digits, ListOps). "
+            "Checkpoints (orbax) every checkpoint_every steps; rerunning with the same "
+            "--run-dir resumes; SIGTERM saves and stops. Writes config.json, metrics.jsonl, "
+            "log.txt, loss.png and result.json into the run folder."),
+    "fno": ("train", "train an FNO on a dataset made by jaxspec.physics",
+            "Generates (or loads from the cache) a Burgers or Darcy dataset and trains an FNO "
+            "with the paper's recipe; checkpoints every checkpoint_every epochs, resumes from "
+            "the same --run-dir, SIGTERM saves and stops; result.json holds the test error."),
+    "hessian": ("spectrum", "Hessian spectrum of an MLP trained on the 8x8 digits",
+                "Trains a small tanh MLP on scikit-learn's bundled digits, then computes the "
+                "Hessian's top-k eigenpairs (thick-restart Lanczos on HVPs), an SLQ spectral "
+                "density and a Hutchinson trace; writes result.json and density.png."),
+    "pinn": ("solve", "solve a named Schroedinger / Sturm-Liouville eigenproblem",
+             "Runs jaxspec.pinn.solve on a named problem (infinite_well, finite_well, "
+             "finite_barrier, harmonic_oscillator, hydrogen_radial, square_drum, disk_drum) "
+             "and writes energies, certified intervals and errors to result.json with a plot."),
+}
+
+
+def _job_parsers(sub) -> None:
+    for pillar, (action, help_, desc) in _JOBS.items():
+        p = sub.add_parser(pillar, help=f"{action}: {help_}")
+        ps = p.add_subparsers(dest="action", metavar="ACTION")
+        a = ps.add_parser(action, help=help_, description=desc)
+        a.add_argument("--config", default=None, help="preset file (.toml or .json), e.g. "
+                       f"scripts/configs/{pillar}_*.toml")
+        a.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a config key (repeatable; values parse as JSON)")
+        a.add_argument("--run-dir", default=None, help=f"run folder (default runs/{pillar}-"
+                       "<config hash>); an existing one with the same config is resumed")
+        a.add_argument("--print-config", action="store_true",
+                       help="print the resolved config and exit")
+        a.add_argument("--stop-after", type=int, default=None,
+                       help="stop (with a checkpoint) after this many steps/epochs")
+        a.add_argument("--compilation-cache", default=None, metavar="DIR",
+                       help="persistent XLA compilation cache (or $JAXSPEC_COMPILATION_CACHE)")
+        a.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _job(args) -> int:
+    import hashlib
+    import json
+
+    from . import jobs
+
+    if args.action is None:
+        _parser().parse_args([args.command, "--help"])
+        return 2
+    cls, run = {"ssm": (jobs.SSMJob, jobs.run_ssm), "fno": (jobs.FNOJob, jobs.run_fno),
+                "hessian": (jobs.HessianJob, jobs.run_hessian),
+                "pinn": (jobs.PinnJob, jobs.run_pinn)}[args.command]
+    cfg = jobs.load_config(cls, args.config, args.set)
+    resolved = jobs.config_to_dict(cfg)
+    if args.print_config:
+        print(json.dumps(resolved, indent=2, sort_keys=True))
+        return 0
+    jobs.configure_compilation_cache(args.compilation_cache)
+    jobs.maybe_initialize_distributed()
+    run_dir = args.run_dir
+    if run_dir is None:
+        digest = hashlib.sha256(json.dumps(resolved, sort_keys=True).encode()).hexdigest()[:8]
+        run_dir = f"runs/{args.command}-{digest}"
+    result = run(cfg, run_dir, progress=not args.quiet, stop_after=args.stop_after)
+    print(json.dumps({"run_dir": str(run_dir), **result}, default=float))
+    return 0
 
 
 def _parse_value(text: str):
@@ -122,4 +194,13 @@ def main(argv: list[str] | None = None) -> int:
         except (ValueError, OSError) as e:
             print(f"jaxspec data: {e}", file=sys.stderr)
             return 2
+    if args.command in _JOBS:
+        try:
+            return _job(args)
+        except (ValueError, TypeError, FileNotFoundError) as e:
+            print(f"jaxspec {args.command} {args.action}: {e}", file=sys.stderr)
+            return 2
+        except FloatingPointError as e:
+            print(f"jaxspec {args.command} {args.action}: {e}", file=sys.stderr)
+            return 3
     return 2

@@ -1,9 +1,11 @@
 """Training operators with optax: the FNO papers' recipe, normalisers, evaluation, checkpoints.
 
 One compiled function runs a whole epoch (a `lax.scan` over shuffled batches). A run folder,
-if given, receives `metrics.jsonl` (one line per epoch) and an atomic checkpoint (model,
-optimiser state, epoch, history) every `checkpoint_every` epochs; calling `fit` again with the
-same folder resumes from it and ends with the same result as an uninterrupted run (epoch
+if given, receives `metrics.jsonl` (one line per epoch) and an orbax checkpoint (model,
+optimiser state, epoch, history; written aside and renamed, so a kill never leaves a partial
+one) every `checkpoint_every` epochs, at the end and on SIGTERM, keeping the last
+`keep_checkpoints` and the best; calling `fit` again with the same folder resumes from it
+and ends with the same result as an uninterrupted run (epoch
 shuffles come from `fold_in(key(seed), epoch)`).
 """
 
@@ -27,7 +29,9 @@ import numpy as np
 import optax
 from jaxtyping import Array
 
+from .._core._checkpoint import Checkpointer
 from .._core._io import atomic_write
+from .._core._signals import preemption_guard
 from ._losses import relative_lp, relative_sobolev
 
 
@@ -89,10 +93,12 @@ class TrainConfig:
     normalize_outputs: bool = False
     seed: int = 0
     checkpoint_every: int = 10
+    keep_checkpoints: int = 3
     log_every: int = 10
 
     def __post_init__(self):
-        for name in ("epochs", "batch_size", "step_size", "checkpoint_every", "log_every"):
+        for name in ("epochs", "batch_size", "step_size", "checkpoint_every", "keep_checkpoints",
+                     "log_every"):
             v = getattr(self, name)
             if not (isinstance(v, int) and v >= 1):
                 raise ValueError(f"TrainConfig.{name} must be a positive integer, got {v!r}.")
@@ -249,18 +255,17 @@ def fit(
     history: list[dict] = []
     start = 0
     tag = _config_hash(config, model)
+    ckpt = None
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
-        meta_path = folder / "checkpoint.json"
-        if meta_path.exists():
-            meta = json.loads(meta_path.read_text())
+        ckpt = Checkpointer(folder / "checkpoints", keep=config.keep_checkpoints)
+        if ckpt.latest_step() is not None:
+            (frozen, opt_state), meta = ckpt.restore((frozen, opt_state))
             if meta.get("tag") != tag:
                 raise ValueError(
                     f"{folder} holds a checkpoint of another configuration or architecture; "
                     "use a new run_dir."
                 )
-            frozen, opt_state = eqx.tree_deserialise_leaves(folder / "checkpoint.eqx",
-                                                            (frozen, opt_state))
             history, start = meta["history"], int(meta["epoch"])
             _rewrite_metrics(folder, history)
 
@@ -270,39 +275,38 @@ def fit(
 
     t0 = time.perf_counter()
     end = config.epochs if stop_after is None else min(config.epochs, start + int(stop_after))
-    for epoch in range(start, end):
-        frozen, opt_state, loss = run_epoch(frozen, opt_state, jnp.asarray(epoch))
-        loss = float(loss)
-        if not math.isfinite(loss):
-            raise FloatingPointError(
-                f"training loss became {loss} at epoch {epoch + 1}; the last good checkpoint "
-                "(if any) is kept. Lower the learning rate or check the data."
-            )
-        rec = {"epoch": epoch + 1, "train_loss": loss,
-               "lr": float(schedule(epoch * steps_per_epoch)),
-               "time_s": time.perf_counter() - t0}
-        if test is not None:
-            rec["test_l2"] = evaluate(assemble(frozen), test[0], test[1])
-        history.append(rec)
-        if folder is not None:
-            with open(folder / "metrics.jsonl", "a") as f:
-                f.write(json.dumps(rec) + "\n")
-            last = epoch + 1 == end
-            if (epoch + 1) % config.checkpoint_every == 0 or last:
-                _save(folder, (frozen, opt_state),
-                      {"tag": tag, "epoch": epoch + 1, "history": history})
-        if progress and ((epoch + 1) % config.log_every == 0 or epoch + 1 == config.epochs):
-            test_txt = f" test L2 {rec['test_l2']:.4e}" if "test_l2" in rec else ""
-            print(f"epoch {epoch + 1}/{config.epochs}: train {loss:.4e}{test_txt} "
-                  f"lr {rec['lr']:.2e} ({rec['time_s']:.1f} s)", file=sys.stderr, flush=True)
+    with preemption_guard() as flag:
+        for epoch in range(start, end):
+            frozen, opt_state, loss = run_epoch(frozen, opt_state, jnp.asarray(epoch))
+            loss = float(loss)
+            if not math.isfinite(loss):
+                raise FloatingPointError(
+                    f"training loss became {loss} at epoch {epoch + 1}; the last good checkpoint "
+                    "(if any) is kept. Lower the learning rate or check the data."
+                )
+            rec = {"epoch": epoch + 1, "train_loss": loss,
+                   "lr": float(schedule(epoch * steps_per_epoch)),
+                   "time_s": time.perf_counter() - t0}
+            if test is not None:
+                rec["test_l2"] = evaluate(assemble(frozen), test[0], test[1])
+            history.append(rec)
+            if folder is not None:
+                with open(folder / "metrics.jsonl", "a") as f:
+                    f.write(json.dumps(rec) + "\n")
+                last = epoch + 1 == end
+                if (epoch + 1) % config.checkpoint_every == 0 or last or flag.requested:
+                    ckpt.save(epoch + 1, (frozen, opt_state),
+                              {"tag": tag, "epoch": epoch + 1, "history": history},
+                              metric=rec.get("test_l2", loss))
+            if progress and ((epoch + 1) % config.log_every == 0 or epoch + 1 == config.epochs):
+                test_txt = f" test L2 {rec['test_l2']:.4e}" if "test_l2" in rec else ""
+                print(f"epoch {epoch + 1}/{config.epochs}: train {loss:.4e}{test_txt} "
+                      f"lr {rec['lr']:.2e} ({rec['time_s']:.1f} s)", file=sys.stderr, flush=True)
+            if flag.requested:  # pre-empted: the checkpoint above holds this epoch
+                break
+    if ckpt is not None:
+        ckpt.close()
     return TrainResult(assemble(frozen), history, start)
-
-
-def _save(folder: Path, state, meta: dict) -> None:
-    """Checkpoint: the arrays first, then the JSON that points at them (both atomic)."""
-    atomic_write(folder / "checkpoint.eqx", lambda f: eqx.tree_serialise_leaves(f, state))
-    payload = json.dumps(meta).encode()
-    atomic_write(folder / "checkpoint.json", lambda f: f.write(payload))
 
 
 def _rewrite_metrics(folder: Path, history: list[dict]) -> None:

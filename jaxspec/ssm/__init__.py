@@ -41,4 +41,5 @@ from ._tasks import (
     parity as parity,
     selective_copying as selective_copying,
     sequential_digits as sequential_digits,
+    shift_digits as shift_digits,
 )

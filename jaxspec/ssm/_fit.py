@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import time
+from pathlib import Path
 
 import equinox as eqx
 import jax
@@ -12,7 +15,10 @@ import jax.random as jr
 import numpy as np
 import optax
 
+from .._core._checkpoint import Checkpointer
+from .._core._io import atomic_write
 from .._core._progress import Progress
+from .._core._signals import preemption_guard
 from ._model import optimizer, trainable
 from ._tasks import Task
 
@@ -25,7 +31,7 @@ def _loss(model, x, y, length, mask, task_kind: str, mode: str):
         return jnp.sum(err * m) / jnp.maximum(jnp.sum(m), 1.0), jnp.zeros((), err.dtype)
     logp = jax.nn.log_softmax(out, axis=-1)
     nll = -jnp.take_along_axis(logp, y[..., None], axis=-1)[..., 0]
-    correct = (jnp.argmax(out, axis=-1) == y).astype(nll.dtype)
+    correct = (jnp.argmax(out, axis=-1).astype(y.dtype) == y).astype(nll.dtype)
     if task_kind == "per_step":
         m = mask.astype(nll.dtype)
         n = jnp.maximum(jnp.sum(m), 1.0)
@@ -51,9 +57,14 @@ def _batch(task: Task, idx, dtype):
 
 @dataclasses.dataclass
 class FitResult:
+    """`model`, `history` (records of step, loss and eval metrics), `seconds` of this call,
+    `start_step` (> 0 after a resume) and `stopped` ("", "stop_after" or "sigterm")."""
+
     model: eqx.Module
     history: list[dict]
     seconds: float
+    start_step: int = 0
+    stopped: str = ""
 
 
 def evaluate(model, task: Task, *, batch_size: int = 256, mode: str = "auto") -> dict:
@@ -69,7 +80,8 @@ def evaluate(model, task: Task, *, batch_size: int = 256, mode: str = "auto") ->
             loss, acc = _loss(model, x, y, length, mask, kind, mode)
             final = jnp.zeros((), loss.dtype)
             if kind == "per_step":
-                final = (jnp.argmax(out[length - 1]) == y[length - 1]).astype(loss.dtype)
+                final = (jnp.argmax(out[length - 1]).astype(y.dtype) == y[length - 1]).astype(
+                    loss.dtype)
             return loss, acc, final
 
         return jax.vmap(one)(x, y, length, mask)
@@ -89,6 +101,16 @@ def evaluate(model, task: Task, *, batch_size: int = 256, mode: str = "auto") ->
     return res
 
 
+def _fingerprint(model, train: Task, settings: dict) -> str:
+    struct = jax.tree_util.tree_structure(model)
+    shapes = [(tuple(x.shape), str(x.dtype)) for x in jax.tree_util.tree_leaves(
+        eqx.filter(model, eqx.is_array))]
+    blob = json.dumps({"settings": settings, "tree": str(struct), "shapes": shapes,
+                       "task": [train.name, len(train), list(train.inputs.shape)]},
+                      sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
 def fit(
     model: eqx.Module,
     train: Task,
@@ -103,21 +125,66 @@ def fit(
     key: jax.Array,
     eval_task: Task | None = None,
     eval_every: int = 0,
+    augment=None,
     progress: bool = True,
+    log_every: int = 50,
+    run_dir: str | Path | None = None,
+    checkpoint_every: int = 500,
+    keep: int = 3,
+    stop_after: int | None = None,
+    mesh: jax.sharding.Mesh | None = None,
 ) -> FitResult:
-    """AdamW (parameter groups from `jaxspec.ssm.optimizer`) with warmup + cosine decay,
-    minibatches drawn with replacement from `train`; returns the trained model and a history
-    of `{step, loss, [eval metrics]}` records."""
+    """AdamW (parameter groups from `jaxspec.ssm.optimizer`) with warmup + cosine decay on
+    minibatches drawn with replacement from `train`.
+
+    The batch of step `i` depends only on `(key, i)`, so a resumed run sees exactly the data
+    an uninterrupted one would. `augment(rng, inputs) -> inputs` (numpy: a generator and a
+    batch of inputs) transforms each batch, e.g. `shift_digits`.
+
+    With `run_dir`: `metrics.jsonl` gets one line per `log_every` steps and a checkpoint
+    (parameters, optimiser state, step, history; orbax, atomic) is written every
+    `checkpoint_every` steps, at the end, and on SIGTERM; the last `keep` and the best (by
+    training loss) are kept. Calling `fit` again with the same `run_dir` and settings resumes
+    from the latest checkpoint; other settings raise. `stop_after` runs at most that many steps
+    in this call. A non-finite loss stops with `FloatingPointError`, the last good checkpoint
+    kept.
+
+    `mesh`: data parallelism over `mesh`'s first axis (batch sharded, parameters
+    replicated); `batch_size` must divide by its size. The result equals one device's up to
+    the order of floating-point sums.
+    """
     if steps < 1 or batch_size < 1:
         raise ValueError(f"`steps` and `batch_size` must be >= 1, got {steps}, {batch_size}.")
+    if log_every < 1 or checkpoint_every < 1:
+        raise ValueError("`log_every` and `checkpoint_every` must be >= 1.")
     kind = _kind(train)
     dtype = model.head.weight.dtype
-    sched = optax.warmup_cosine_decay_schedule(
-        0.0, learning_rate, min(warmup, steps - 1) or 1, steps, learning_rate * 0.01
-    )
+    sched = optax.warmup_cosine_decay_schedule(0.0, learning_rate, min(warmup, steps - 1) or 1,
+                                               steps, learning_rate * 0.01)
     tx = optimizer(sched, model, weight_decay=weight_decay, dynamics_lr_scale=dynamics_lr_scale)
     params, static = eqx.partition(model, trainable(model))
     opt_state = tx.init(params)
+    base_seed = [int(v) for v in np.asarray(jr.key_data(key)).ravel()]
+
+    shard_batch = replicate = None
+    if mesh is not None:
+        from jax.sharding import NamedSharding, PartitionSpec
+
+        axis = mesh.axis_names[0]
+        n_dev = mesh.shape[axis]
+        if batch_size % n_dev:
+            raise ValueError(f"`batch_size` ({batch_size}) must be a multiple of the mesh's "
+                             f"'{axis}' axis size ({n_dev}) for data parallelism.")
+        data_sharding = NamedSharding(mesh, PartitionSpec(axis))
+        rep = NamedSharding(mesh, PartitionSpec())
+
+        def shard_batch(arrs):
+            return tuple(jax.device_put(a, data_sharding) for a in arrs)
+
+        def replicate(tree):
+            return jax.device_put(tree, rep)
+
+        params, opt_state = replicate(params), replicate(opt_state)
 
     @eqx.filter_jit
     def step(params, opt_state, x, y, length, mask):
@@ -131,24 +198,82 @@ def fit(
             updates, opt_state = tx.update(grads, opt_state, params)
         return eqx.apply_updates(params, updates), opt_state, loss
 
-    rng = np.random.default_rng(np.asarray(jr.key_data(key)).ravel().astype(np.uint32))
-    history, t0, running = [], time.perf_counter(), []
-    with Progress(steps, f"fit {train.name}", unit="steps", enabled=progress) as bar:
-        for i in range(steps):
+    settings = {"steps": steps, "batch_size": batch_size, "learning_rate": learning_rate,
+                "weight_decay": weight_decay, "dynamics_lr_scale": dynamics_lr_scale,
+                "warmup": warmup, "key": base_seed, "mode": mode}
+    tag = _fingerprint(model, train, settings)
+    history: list[dict] = []
+    start = 0
+    ckpt = None
+    folder = Path(run_dir) if run_dir is not None else None
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        ckpt = Checkpointer(folder / "checkpoints", keep=keep)
+        if ckpt.latest_step() is not None:
+            (params, opt_state), meta = ckpt.restore((params, opt_state))
+            if meta.get("tag") != tag:
+                raise ValueError(
+                    f"{folder} holds a checkpoint of other settings or another model "
+                    "(fingerprint mismatch); use a new run_dir or the original settings.")
+            if replicate is not None:
+                params, opt_state = replicate(params), replicate(opt_state)
+            history, start = list(meta["history"]), int(meta["step"])
+            _write_metrics(folder, history)
+
+    end = steps if stop_after is None else min(steps, start + int(stop_after))
+    t0, running = time.perf_counter(), []
+    stopped = ""
+
+    def save(i):
+        if ckpt is not None:
+            ckpt.save(i, (params, opt_state), {"tag": tag, "history": history},
+                      metric=history[-1]["loss"] if history else None)
+
+    with preemption_guard() as flag, Progress(end - start, f"fit {train.name}", unit="steps",
+                                              enabled=progress) as bar:
+        for i in range(start, end):
+            rng = np.random.default_rng([*base_seed, i])
             idx = rng.integers(0, len(train), size=batch_size)
-            params, opt_state, loss = step(params, opt_state, *_batch(train, idx, dtype))
+            x, y, length, mask = _batch(train, idx, dtype)
+            if augment is not None:
+                x = np.asarray(augment(rng, x), x.dtype)
+            arrs = (x, y, length, mask)
+            if shard_batch is not None:
+                arrs = shard_batch(arrs)
+            params, opt_state, loss = step(params, opt_state, *arrs)
             running.append(loss)
-            if (i + 1) % 50 == 0 or i + 1 == steps:
-                rec = {"step": i + 1, "loss": float(np.mean(np.asarray(running)))}
+            done = i + 1
+            save_now = done % checkpoint_every == 0 or done == end or flag.requested
+            if done % log_every == 0 or save_now:
+                rec = {"step": done, "loss": float(np.mean(np.asarray(running))),
+                       "time_s": time.perf_counter() - t0}
                 running = []
                 if not np.isfinite(rec["loss"]):
                     raise FloatingPointError(
-                        f"Training diverged at step {i + 1} (loss "
-                        f"{rec['loss']}); lower `learning_rate`."
-                    )
-                if eval_task is not None and eval_every and (i + 1) % eval_every == 0:
+                        f"Training loss became {rec['loss']} by step {done}; the last good "
+                        "checkpoint (if any) is kept. Lower `learning_rate`.")
+                if eval_task is not None and eval_every and done % eval_every == 0:
                     ev = evaluate(eqx.combine(params, static), eval_task, mode=mode)
                     rec.update({f"eval_{k}": v for k, v in ev.items()})
                 history.append(rec)
-                bar.update(i + 1 - bar.done)
-    return FitResult(eqx.combine(params, static), history, time.perf_counter() - t0)
+                if folder is not None:
+                    with open(folder / "metrics.jsonl", "a") as f:
+                        f.write(json.dumps(rec) + "\n")
+                bar.update(done - start - bar.done)
+            if save_now:
+                save(done)
+            if flag.requested:
+                stopped = "sigterm"
+                break
+    if not stopped and end < steps:
+        stopped = "stop_after"
+    if ckpt is not None:
+        ckpt.close()
+    return FitResult(eqx.combine(params, static), history, time.perf_counter() - t0, start,
+                     stopped)
+
+
+def _write_metrics(folder: Path, history: list[dict]) -> None:
+    """On resume, drop metric lines written after the checkpoint (they will be recomputed)."""
+    text = "".join(json.dumps(r) + "\n" for r in history)
+    atomic_write(folder / "metrics.jsonl", lambda f: f.write(text.encode()))

@@ -304,6 +304,19 @@ def sequential_digits(*, test_fraction: float = 0.2, seed: int = 0) -> tuple[Tas
     return full.subset(np.flatnonzero(~test)), full.subset(np.flatnonzero(test))
 
 
+def shift_digits(rng: np.random.Generator, x: np.ndarray, max_shift: int = 1) -> np.ndarray:
+    """Augmentation for `sequential_digits` batches (B, 64, 1): translate each 8x8 image by a
+    random offset in [-max_shift, max_shift]^2 with zero fill."""
+    b = x.shape[0]
+    img = x.reshape(b, 8, 8)
+    out = np.zeros_like(img)
+    shifts = rng.integers(-max_shift, max_shift + 1, size=(b, 2))
+    for i, (dy, dx) in enumerate(shifts):
+        src = img[i, max(0, -dy) : 8 - max(0, dy), max(0, -dx) : 8 - max(0, dx)]
+        out[i, max(0, dy) : max(0, dy) + src.shape[0], max(0, dx) : max(0, dx) + src.shape[1]] = src
+    return out.reshape(x.shape)
+
+
 _LISTOPS = ("MAX", "MIN", "MED", "SM")
 
 

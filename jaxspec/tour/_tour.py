@@ -7,7 +7,7 @@ import platform
 import time
 from pathlib import Path
 
-from . import _fno, _hessian, _linalg, _physics, _pinn
+from . import _fno, _hessian, _linalg, _physics, _pinn, _ssm
 from ._report import table, write_report
 
 SECTIONS = {
@@ -16,6 +16,7 @@ SECTIONS = {
     "physics": (_physics.run, "differentiable PDE solvers vs exact solutions; a Darcy dataset"),
     "fno": (_fno.run, "a Burgers solution operator learned by an FNO, super-resolution"),
     "pinn": (_pinn.run, "quantum wells by a PINN eigen-solver with certified error bounds"),
+    "ssm": (_ssm.run, "Hankel filters, parity with negative eigenvalues, an STU on an LDS"),
 }
 
 

@@ -247,3 +247,11 @@ def test_recall_induction_copy_digits():
     train, test = S.sequential_digits()
     assert len(train) + len(test) == 1797 and train.inputs.shape[1:] == (64, 1)
     assert set(np.unique(test.targets)) == set(range(10))
+    batch = train.inputs[:6]
+    moved = S.shift_digits(np.random.default_rng(0), batch)
+    for a, b in zip(batch.reshape(-1, 8, 8), moved.reshape(-1, 8, 8), strict=True):
+        padded = np.pad(a, 1)
+        shifts = [
+            padded[1 - dy : 9 - dy, 1 - dx : 9 - dx] for dy in (-1, 0, 1) for dx in (-1, 0, 1)
+        ]
+        assert any(np.array_equal(b, s) for s in shifts)

@@ -34,6 +34,13 @@ def test_tour_quick_writes_report_and_checks_figures(tmp_path, capsys):
     assert len(pinn_rows) == 6 and all(r.error <= 1e-10 for r in pinn_rows)
     assert all("certified" in r.note for r in pinn_rows)
     assert (folder / "pinn_wells.png").stat().st_size > 10_000
+    ssm_rows = {r.figure.split(":")[0].split(",")[0]: r for r in rows if r.section == "ssm"}
+    assert ssm_rows["Hankel filters L=1024"].error <= 1e-13
+    neg = next(r for r in rows if r.figure.startswith("parity, eigenvalues in [-1, 1]"))
+    pos = next(r for r in rows if r.figure.startswith("parity, eigenvalues in [0, 1]"))
+    assert neg.value >= 0.95 and pos.value <= 0.2
+    assert next(r for r in rows if r.figure.startswith("STU on an LDS")).value < 0.5
+    assert (folder / "ssm_lds.png").stat().st_size > 10_000
     assert "report:" in capsys.readouterr().out
 
 
