@@ -75,6 +75,8 @@ class Checkpointer:
                                                  create=True),
             item_names=("state", "meta"),
         )
+        # Kept in memory (every process takes the same decisions), persisted in best.json.
+        self._best_step, self._best_metric = self._read_best()
 
     def all_steps(self) -> list[int]:
         self._mgr.reload()
@@ -84,7 +86,7 @@ class Checkpointer:
         steps = self.all_steps()
         return steps[-1] if steps else None
 
-    def _best(self) -> tuple[int | None, float | None]:
+    def _read_best(self) -> tuple[int | None, float | None]:
         path = self.folder / "best.json"
         if path.exists():
             d = json.loads(path.read_text())
@@ -99,15 +101,17 @@ class Checkpointer:
             state=ocp.args.StandardSave(_to_leaves(state)), meta=ocp.args.JsonSave(meta)),
             force=True)
         self._mgr.wait_until_finished()
-        best_step, best_metric = self._best()
+        best_step, best_metric = self._best_step, self._best_metric
         if metric is not None and np.isfinite(metric) and (
             best_metric is None
             or (metric < best_metric if self.best_mode == "min" else metric > best_metric)
         ):
             best_step, best_metric = int(step), float(metric)
-            tmp = self.folder / "best.json.tmp"
-            tmp.write_text(json.dumps({"step": best_step, "metric": best_metric}))
-            tmp.replace(self.folder / "best.json")
+            if jax.process_index() == 0:  # one writer in multi-process runs
+                tmp = self.folder / "best.json.tmp"
+                tmp.write_text(json.dumps({"step": best_step, "metric": best_metric}))
+                tmp.replace(self.folder / "best.json")
+            self._best_step, self._best_metric = best_step, best_metric
         steps = self.all_steps()
         for s in steps[: -self.keep]:
             if s != best_step:

@@ -177,6 +177,7 @@ def fit(
     stop_after: int | None = None,
     trainable: Callable[[Any], Any] | None = None,
     normalizers: tuple[Normalizer, Normalizer] | None = None,
+    mesh: jax.sharding.Mesh | None = None,
 ) -> TrainResult:
     """Train `model` (one sample `(in_channels, *spatial) -> (out_channels, *spatial)`) on
     `train = (x, y)` with shapes `(N, channels, *spatial)`; evaluate the relative L2 error on
@@ -186,6 +187,9 @@ def fit(
     limit: the next call with the same `run_dir` continues). `trainable(model)` selects the
     sub-tree (e.g. `lambda m: m.spectral[-1]`) whose arrays are trained; the rest is frozen.
     `normalizers=(inp, out)` uses given normalisers instead of fitting them (fine-tuning).
+    `mesh`: data parallelism over the mesh's first axis: each batch is split across its
+    devices (`batch_size` must divide by its size), parameters and optimiser state are
+    replicated; results equal one device's up to the order of floating-point sums.
     """
     x, y = (jnp.asarray(a) for a in train)
     _check_data(x, y, "train[0]", "train[1]")
@@ -224,8 +228,25 @@ def fit(
                          is_leaf=lambda v: v is None)
     stats = (params.inp, params.out)
     opt_state = optim.init(frozen)
+    constrain = None
+    if mesh is not None:
+        from jax.sharding import NamedSharding, PartitionSpec
+
+        axis = mesh.axis_names[0]
+        if b % mesh.shape[axis]:
+            raise ValueError(f"`batch_size` ({b}) must be a multiple of the mesh's '{axis}' "
+                             f"axis size ({mesh.shape[axis]}) for data parallelism.")
+        rep = NamedSharding(mesh, PartitionSpec())
+        shard = NamedSharding(mesh, PartitionSpec(axis))
+        frozen, opt_state = jax.device_put((frozen, opt_state), rep)
+        x, y = jax.device_put((x, y), rep)
+
+        def constrain(v):
+            return jax.lax.with_sharding_constraint(v, shard)
 
     def batch_loss(p, xb, yb, wb):
+        if constrain is not None:
+            xb, yb, wb = constrain(xb), constrain(yb), constrain(wb)
         o = eqx.combine(eqx.tree_at(lambda q: (q.inp, q.out), p, replace=stats,
                                     is_leaf=lambda v: v is None), static)
         losses = jax.vmap(lambda u, v: per_sample(o(u), v))(xb, yb)
@@ -261,6 +282,8 @@ def fit(
         ckpt = Checkpointer(folder / "checkpoints", keep=config.keep_checkpoints)
         if ckpt.latest_step() is not None:
             (frozen, opt_state), meta = ckpt.restore((frozen, opt_state))
+            if mesh is not None:
+                frozen, opt_state = jax.device_put((frozen, opt_state), rep)
             if meta.get("tag") != tag:
                 raise ValueError(
                     f"{folder} holds a checkpoint of another configuration or architecture; "

@@ -12,6 +12,7 @@ import jax.random as jr
 
 from .. import fno
 from ..physics import datasets
+from ._distributed import data_mesh
 from ._rundir import prepare_run_dir, setup_logging, write_result
 from ._ssm import params_digest
 
@@ -40,6 +41,7 @@ class FNOJob:
     checkpoint_every: int = 10
     keep: int = 3
     cache: str = ""
+    data_parallel: bool = False
 
     def __post_init__(self):
         if self.dataset not in DATASETS:
@@ -74,7 +76,7 @@ def run_fno(cfg: FNOJob, run_dir: str | Path, *, progress: bool = True,
                          seed=cfg.seed, checkpoint_every=cfg.checkpoint_every,
                          keep_checkpoints=cfg.keep, log_every=max(1, cfg.epochs // 20))
     res = fno.fit(model, train, test, tc, run_dir=folder, progress=progress,
-                  stop_after=stop_after)
+                  stop_after=stop_after, mesh=data_mesh() if cfg.data_parallel else None)
     done = res.history[-1]["epoch"] if res.history else 0
     if done < cfg.epochs:
         log.info("stopped at epoch %d of %d; rerun the same command to resume", done, cfg.epochs)

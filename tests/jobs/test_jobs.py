@@ -12,6 +12,7 @@ from pathlib import Path
 
 import jax
 import jax.flatten_util
+import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import pytest
@@ -89,7 +90,11 @@ def test_ssm_job_kill_and_resume_equals_uninterrupted(tmp_path, env):
     assert resumed["test"] == ref["test"]
     lines = (tmp_path / "killed" / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(x)["step"] for x in lines] == list(range(10, 81, 10))
-    # SIGTERM (pre-emption): a final checkpoint, a clean exit, then the same result
+
+
+@pytest.mark.slow
+def test_ssm_job_sigterm_saves_and_resumes(tmp_path, env):
+    ref = _run("ssm", tmp_path / "ref", SSM_SET, env)
     rc = _kill_after("ssm", tmp_path / "term", SSM_SET, env, 20, signal.SIGTERM)
     assert rc == 0 and _final_step(tmp_path / "term") >= 20
     again = _run("ssm", tmp_path / "term", SSM_SET, env)
@@ -148,6 +153,26 @@ def test_eight_devices_equal_one(getkey):
     assert len(eight.model.head.weight.sharding.device_set) == 8
     with pytest.raises(ValueError, match="multiple of the mesh"):
         S.fit(model(), train, mesh=jobs.data_mesh(8), **{**kw, "batch_size": 12})
+
+
+def test_fno_eight_devices_equal_one():
+    from jaxspec import fno
+
+    x = jr.normal(jr.key(3), (16, 1, 32))
+    y = jnp.cumsum(x, axis=-1) / 8.0
+    tc = fno.TrainConfig(epochs=2, batch_size=8, step_size=1)
+
+    def model():
+        return fno.FNO(1, 1, 6, 8, ndim=1, num_layers=2, key=jr.key(0))
+
+    one = fno.fit(model(), (x, y), None, tc, progress=False)
+    eight = fno.fit(model(), (x, y), None, tc, progress=False, mesh=jobs.data_mesh(8))
+    for a, b in zip(jax.tree_util.tree_leaves(one.operator),
+                    jax.tree_util.tree_leaves(eight.operator), strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match="multiple of the mesh"):
+        fno.fit(model(), (x, y), None, fno.TrainConfig(epochs=1, batch_size=6), progress=False,
+                mesh=jobs.data_mesh(8))
 
 
 def test_config_errors_and_presets(tmp_path):
@@ -212,6 +237,7 @@ def test_cli_help_explains_jobs(capsys):
     assert "unknown config key" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_analysis_jobs_against_references(tmp_path):
     res = jobs.run_pinn(jobs.load_config(jobs.PinnJob, None, ["problem=infinite_well",
                                                               "states=2", "max_steps=10"]),
