@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 # ---
 
 # %% [markdown]
@@ -57,7 +59,7 @@ def show(res, t):
 # %%
 results = {}
 problems = (pinn.infinite_well(), pinn.finite_well(), pinn.finite_barrier())
-for prob in problems[:2] if QUICK else problems:
+for prob in problems[:1] if QUICK else problems:
     t = time.perf_counter()
     res = pinn.solve(prob, 2, key=jax.random.key(0), max_steps=10 if QUICK else 100)
     print(prob.name)
@@ -105,8 +107,8 @@ print(f"  max overlap {overlaps(iw5):.1e}")
 # %%
 opt_errors = {}
 for name, kw in (
-    ("adam", dict(optimizer="adam", max_steps=10 if QUICK else 2000)),
-    *(() if QUICK else (("lbfgs", dict(optimizer="lbfgs", max_steps=500)),)),
+    *(() if QUICK else (("adam", dict(optimizer="adam", max_steps=2000)),
+                        ("lbfgs", dict(optimizer="lbfgs", max_steps=500)))),
     ("gauss-newton", dict(max_steps=5 if QUICK else 100)),
 ):
     t = time.perf_counter()

@@ -116,7 +116,7 @@ tr, te = task.subset(np.arange(250)), task.subset(np.arange(250, 300))
 stu_model = S.SequenceModel(2, input_dim=2, d_model=16, num_layers=1, state_size=8,
                             layer="stu", layer_kwargs={"num_filters": 16}, seq_len=seq,
                             pooling=None, mlp_ratio=0, dtype=jnp.float32, key=jr.key(2))
-fitted = S.fit(stu_model, tr, steps=60 if QUICK else 600, batch_size=32, learning_rate=3e-3,
+fitted = S.fit(stu_model, tr, steps=100 if QUICK else 600, batch_size=32, learning_rate=3e-3,
                key=jr.key(3), progress=False).model
 nmse = S.evaluate(fitted, te)["loss"] / float(np.mean(np.sum(te.targets**2, axis=-1)))
 x0 = jnp.asarray(te.inputs[0], jnp.float32)

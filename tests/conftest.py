@@ -2,6 +2,7 @@
 devices (for sharding tests), and a seeded `getkey` fixture that reports its seed on failure."""
 
 import os
+import tempfile
 
 os.environ.setdefault("XLA_FLAGS", "")
 if "xla_force_host_platform_device_count" not in os.environ["XLA_FLAGS"]:
@@ -15,6 +16,11 @@ import pytest
 jax.config.update("jax_enable_x64", True)
 jax.config.update("jax_numpy_dtype_promotion", "strict")
 jax.config.update("jax_numpy_rank_promotion", "raise")
+# Compile-time dominates the suite: share compiled programs between the xdist workers (and
+# with later local runs); entries are keyed by the program, so stale ones are never used.
+_cache = os.path.join(tempfile.gettempdir(), f"jaxspec-pytest-xla-{os.getuid()}")
+jax.config.update("jax_compilation_cache_dir", _cache)
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
 
 
 @pytest.fixture

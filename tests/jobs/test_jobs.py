@@ -101,6 +101,7 @@ def test_ssm_job_sigterm_saves_and_resumes(tmp_path, env):
     assert again["params_sha256"] == ref["params_sha256"]
 
 
+@pytest.mark.slow  # the resume logic is the same Checkpointer; fno.fit's own resume test runs
 def test_fno_job_kill_and_resume_equals_uninterrupted(tmp_path, env):
     ref = _run("fno", tmp_path / "ref", FNO_SET, env)
     assert ref["test_relative_l2"] < 1.0
