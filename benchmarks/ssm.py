@@ -263,39 +263,10 @@ def bench_diagonal(lengths, rounds):
 
 # --------------------------------------------------------------------------------- tasks
 def parity_run(eigenvalue_range, seed, steps):
-    train = S.parity(4000, min_len=3, max_len=40, seed=seed)
-    test = S.parity(500, min_len=40, max_len=256, seed=1000 + seed)
-    model = S.SequenceModel(
-        2,
-        vocab_size=3,
-        d_model=32,
-        num_layers=1,
-        state_size=4,
-        layer="selective",
-        layer_kwargs={"eigenvalue_range": eigenvalue_range},
-        pooling=None,
-        key=jr.key(seed),
-    )
-    res = S.fit(
-        model,
-        train,
-        steps=steps,
-        batch_size=64,
-        learning_rate=1e-2,
-        weight_decay=0.0,
-        key=jr.key(100 + seed),
-        progress=False,
-    )
-    ev = S.evaluate(res.model, test)
-    return {
-        "range": str(eigenvalue_range),
-        "seed": seed,
-        "train_s": res.seconds,
-        "train_loss": res.history[-1]["loss"],
-        "test_final_accuracy": ev["final_accuracy"],
-        "scaled": 2 * ev["final_accuracy"] - 1,
-        "test_all_positions": ev["accuracy"],
-    }
+    r = S.parity_experiment(eigenvalue_range, seed=seed, steps=steps)
+    return {"range": str(eigenvalue_range), "seed": seed, "train_s": r["seconds"],
+            "train_loss": r["train_loss"], "test_final_accuracy": r["final_accuracy"],
+            "scaled": r["scaled"]}
 
 
 def bench_parity(seeds, steps):

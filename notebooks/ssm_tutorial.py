@@ -94,16 +94,11 @@ fig.savefig(FIG / "ssm_filters_ptd.png", dpi=100)
 # sequence; scaled accuracy `2 acc - 1` is 0 at chance and 1 when perfect.
 
 # %%
-train = S.parity(2000, min_len=3, max_len=40, seed=0)
-test = S.parity(100 if QUICK else 500, min_len=40, max_len=128 if QUICK else 256, seed=1)
 scaled = {}
 for rng in ((-1, 1), (0, 1)):
-    model = S.SequenceModel(2, vocab_size=3, d_model=32, num_layers=1, state_size=4,
-                            layer="selective", layer_kwargs={"eigenvalue_range": rng},
-                            pooling=None, dtype=jnp.float32, key=jr.key(0))
-    res = S.fit(model, train, steps=300 if QUICK else 1000, batch_size=64, learning_rate=1e-2,
-                weight_decay=0.0, key=jr.key(1), progress=False)
-    scaled[rng] = 2 * S.evaluate(res.model, test)["final_accuracy"] - 1
+    r = S.parity_experiment(rng, steps=300 if QUICK else 1000, n_train=2000,
+                            n_test=100 if QUICK else 500, test_max_len=128 if QUICK else 256)
+    scaled[rng] = r["scaled"]
     print(f"eigenvalues in {rng}: scaled test accuracy {scaled[rng]:.3f}")
 
 # %% [markdown]

@@ -8,7 +8,12 @@ from ._filters import (
     hankel_matrix as hankel_matrix,
     spectral_filters as spectral_filters,
 )
-from ._fit import FitResult as FitResult, evaluate as evaluate, fit as fit
+from ._fit import (
+    FitResult as FitResult,
+    evaluate as evaluate,
+    fit as fit,
+    parity_experiment as parity_experiment,
+)
 from ._hippo import (
     Diagonalisation as Diagonalisation,
     hippo_legs as hippo_legs,

@@ -41,43 +41,15 @@ def run(folder: Path, quick: bool = False):
 
     # 2. parity: eigenvalues in [-1, 1] vs [0, 1]
     steps = 300 if quick else 1000
-    train = ssm.parity(2000 if quick else 4000, min_len=3, max_len=40, seed=0)
-    test = ssm.parity(200 if quick else 500, min_len=40, max_len=128 if quick else 256, seed=1)
     for rng in ((-1, 1), (0, 1)):
-        model = ssm.SequenceModel(
-            2,
-            vocab_size=3,
-            d_model=32,
-            num_layers=1,
-            state_size=4,
-            layer="selective",
-            layer_kwargs={"eigenvalue_range": rng},
-            pooling=None,
-            dtype=jnp.float32,
-            key=jr.key(0),
-        )
-        res = ssm.fit(
-            model,
-            train,
-            steps=steps,
-            batch_size=64,
-            learning_rate=1e-2,
-            weight_decay=0.0,
-            key=jr.key(1),
-            progress=False,
-        )
-        acc = ssm.evaluate(res.model, test)["final_accuracy"]
-        rows.append(
-            Row(
-                "ssm",
-                f"parity, eigenvalues in [{rng[0]}, {rng[1]}]: scaled accuracy",
-                2 * acc - 1,
-                None,
-                res.seconds,
-                f"train lengths 3-40, test {test.lengths.min()}-{test.lengths.max()}, "
-                f"{steps} steps",
-            )
-        )
+        r = ssm.parity_experiment(rng, steps=steps, n_train=2000 if quick else 4000,
+                                  n_test=200 if quick else 500,
+                                  test_max_len=128 if quick else 256)
+        lengths = r["test"].lengths
+        rows.append(Row("ssm", f"parity, eigenvalues in [{rng[0]}, {rng[1]}]: scaled accuracy",
+                        r["scaled"], None, r["seconds"],
+                        f"train lengths 3-40, test {lengths.min()}-{lengths.max()}, "
+                        f"{steps} steps"))
 
     # 3. an STU learns a long-memory linear dynamical system
     seq = 128 if quick else 256
