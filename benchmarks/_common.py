@@ -54,11 +54,13 @@ def environment() -> dict:
     }
 
 
-def write(name: str, payload: dict, table_md: str) -> None:
+def write(name: str, payload: dict, table_md: str, command: str | None = None) -> None:
+    """`results/<name>.json` and `.md`; `command` reproduces them (default: the benchmark)."""
+    command = command or f"python benchmarks/{name}.py"
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=2, default=float))
     env = payload.get("environment", {})
-    head = (f"# {name} benchmark\n\n`python benchmarks/{name}.py` on {env.get('machine')} "
+    head = (f"# {name} benchmark\n\n`{command}` on {env.get('machine')} "
             f"({env.get('cpu_count')} cores, load {env.get('loadavg')}), jax {env.get('jax')} "
             f"{env.get('backend')}, {env.get('date')}.\n\n")
     (RESULTS / f"{name}.md").write_text(head + table_md + "\n")

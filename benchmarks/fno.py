@@ -34,15 +34,17 @@ except ImportError:  # reported, not fatal
     PEER = None
 
 CASES = [
-    # name, spatial, modes (ours), width, padding
-    ("1D N=1024, modes 16, width 64", (1024,), (16,), 64, 0.0),
-    ("2D 85x85 + padding, modes 12, width 32", (85, 85), (12, 12), 32, 0.1),
-    ("2D 64x64, modes 12, width 32", (64, 64), (12, 12), 32, 0.0),
+    # name, spatial, modes (ours), width, padding, factorization
+    ("1D N=1024, modes 16, width 64", (1024,), (16,), 64, 0.0, None),
+    ("2D 85x85 + padding, modes 12, width 32", (85, 85), (12, 12), 32, 0.1, None),
+    ("2D 64x64, modes 12, width 32", (64, 64), (12, 12), 32, 0.0, None),
+    ("2D 64x64, modes 12, width 32, Tucker rank 0.1", (64, 64), (12, 12), 32, 0.0, "tucker"),
 ]
 
 
-def jax_step(spatial, modes, width, padding, batch):
-    model = jf.FNO(1, 1, modes, width, padding=padding, dtype=jnp.float32, key=jr.key(0))
+def jax_step(spatial, modes, width, padding, factorization, batch):
+    model = jf.FNO(1, 1, modes, width, padding=padding, factorization=factorization, rank=0.1,
+                   dtype=jnp.float32, key=jr.key(0))
     params, static = eqx.partition(model, eqx.is_inexact_array)
     opt = optax.adam(1e-3)
     state = opt.init(params)
@@ -71,13 +73,15 @@ def jax_step(spatial, modes, width, padding, batch):
     return run, count, mem.temp_size_in_bytes / 2**20
 
 
-def torch_step(spatial, modes, width, padding, batch):
+def torch_step(spatial, modes, width, padding, factorization, batch):
     n_modes = (*(2 * m for m in modes[:-1]), 2 * modes[-1] - 2)  # last axis keeps n // 2 + 1
     model = neuralop.models.FNO(
         n_modes=n_modes, in_channels=1, out_channels=1, hidden_channels=width, n_layers=4,
         lifting_channel_ratio=0, projection_channel_ratio=2, use_channel_mlp=False,
         fno_skip="linear", domain_padding=padding if padding else None,
         positional_embedding="grid",
+        **({"factorization": factorization, "rank": 0.1, "implementation": "factorized"}
+           if factorization else {}),
     )
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     x = torch.randn(batch, 1, *spatial)
@@ -104,12 +108,12 @@ def main():
     rounds = 3 if args.quick else args.rounds
     batch = 20
     rows, raw = [], []
-    for name, spatial, modes, width, padding in CASES:
-        run_j, count_j, mem_j = jax_step(spatial, modes, width, padding, batch)
+    for name, spatial, modes, width, padding, fact in CASES:
+        run_j, count_j, mem_j = jax_step(spatial, modes, width, padding, fact, batch)
         fns = {"jaxspec": run_j}
         count_t = None
         if torch is not None:
-            run_t, count_t = torch_step(spatial, modes, width, padding, batch)
+            run_t, count_t = torch_step(spatial, modes, width, padding, fact, batch)
 
             def t1(run=run_t):
                 torch.set_num_threads(1)

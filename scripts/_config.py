@@ -16,6 +16,16 @@ def parse(config_cls, argv=None, description: str = ""):
     """`--field-name VALUE` for every field of the frozen dataclass `config_cls`."""
     p = argparse.ArgumentParser(description=description)
     for f in dataclasses.fields(config_cls):
+        flag = "--" + f.name.replace("_", "-")
+        if isinstance(f.default, bool):
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default)
+            continue
         kind = type(f.default) if f.default is not None else str
-        p.add_argument("--" + f.name.replace("_", "-"), type=kind, default=f.default)
+        p.add_argument(flag, type=kind, default=f.default)
     return config_cls(**vars(p.parse_args(argv)))
+
+
+def command(script: str, argv=None) -> str:
+    """The command line that reproduces a script's results (for the results header)."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    return " ".join(["python", f"scripts/{Path(script).name}", *args])

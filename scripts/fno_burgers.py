@@ -20,7 +20,7 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import jax.random as jr
-from _config import parse
+from _config import command, parse
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,7 +76,7 @@ def main(argv=None) -> dict:
           f"{cfg.modes}, width {cfg.width}, batch {cfg.batch_size}; data {t_data:.0f} s, "
           f"training {t_train:.0f} s on {jax.default_backend()}.\n\n"
           + md_table(["model", "eval s", "test rel. L2", "paper", "target"], rows))
-    write("fno_burgers", out, md)
+    write("fno_burgers", out, md, command(__file__, argv))
     print(json.dumps(errors))
     return out
 

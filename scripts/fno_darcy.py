@@ -20,7 +20,7 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import jax.random as jr
-from _config import parse
+from _config import command, parse
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,7 +73,7 @@ def main(argv=None) -> dict:
           f"padding {cfg.padding}; data {t_data:.0f} s, training {t_train:.0f} s on "
           f"{jax.default_backend()}.\n\n"
           + md_table(["model", "eval s", "test rel. L2", "paper", "target"], rows))
-    write("fno_darcy", out, md)
+    write("fno_darcy", out, md, command(__file__, argv))
     print(json.dumps(errors))
     return out
 

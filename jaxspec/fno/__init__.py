@@ -3,7 +3,11 @@
 Modules act on one sample `(channels, *spatial)`; batch with `jax.vmap`.
 """
 
-from ._factorized import CPSpectralConv as CPSpectralConv
+from ._factorized import (
+    CPSpectralConv as CPSpectralConv,
+    TuckerSpectralConv as TuckerSpectralConv,
+    tucker_ranks as tucker_ranks,
+)
 from ._fno import FNO as FNO, Pointwise as Pointwise, grid_features as grid_features
 from ._losses import (
     lp_norm as lp_norm,
@@ -19,6 +23,7 @@ from ._pino import (
     pino_loss as pino_loss,
 )
 from ._refine import spectral_refine as spectral_refine, widen_last_layer as widen_last_layer
+from ._rollout import Rollout as Rollout
 from ._spectral_conv import SpectralConv as SpectralConv, spectral_conv_nd as spectral_conv_nd
 from ._t1 import T1 as T1
 from ._train import (

@@ -22,7 +22,7 @@ def widen_last_layer(model: FNO, spatial: tuple[int, ...]) -> FNO:
     old = model.spectral[-1]
     if not isinstance(old, SpectralConv):
         raise TypeError("widen_last_layer needs a dense SpectralConv as the last layer (convert "
-                        "a factorised one with `CPSpectralConv.dense()` first).")
+                        "a factorised one with its `.dense()` weights first).")
     padded = [n + int(np.ceil(model.padding * n)) for n in spatial]
     full = (*tuple(n // 2 for n in padded[:-1]), padded[-1] // 2 + 1)
     if any(f < m for f, m in zip(full, old.modes, strict=True)):

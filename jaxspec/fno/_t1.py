@@ -15,7 +15,7 @@ import numpy as np
 from jaxtyping import Array, PRNGKeyArray
 
 from .._core._dtypes import default_float_dtype
-from ._fno import Pointwise
+from ._fno import Pointwise, gelu
 from ._spectral_conv import check_input, check_modes, mode_shape, normalize_modes
 
 _TRANSFORMS = ("dft", "dct")
@@ -128,8 +128,8 @@ class T1(eqx.Module):
         for i, (m, p) in enumerate(zip(self.mix, self.point, strict=True)):
             h = m(h) + p(h)
             if i < len(self.mix) - 1:
-                h = jax.nn.gelu(h, approximate=False)
-        h = self.proj2(jax.nn.gelu(self.proj1(h), approximate=False))
+                h = gelu(h)
+        h = self.proj2(gelu(self.proj1(h)))
         if not self.inverse:
             return h
         if self.transform == "dft":

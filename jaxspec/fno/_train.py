@@ -80,7 +80,9 @@ class Operator(eqx.Module):
 class TrainConfig:
     """The FNO papers' recipe by default: Adam 1e-3 with L2 weight decay 1e-4 (added to the
     gradient, as `torch.optim.Adam(weight_decay=...)`), halved every 100 epochs, batch 20,
-    relative L2 loss. `loss` is `"l2"`, `"h1"` or `"sobolev:<s>"` (e.g. `"sobolev:-1"`)."""
+    relative L2 loss. `loss` is `"l2"`, `"h1"`, `"sobolev:<s>"` (e.g. `"sobolev:-1"`) or
+    `"l2_per_channel"` (the mean over output channels of each channel's relative L2: the FNO
+    paper's per-time-step loss for `Rollout` models, whose channels are time steps)."""
 
     epochs: int = 500
     batch_size: int = 20
@@ -109,9 +111,11 @@ class TrainConfig:
 
 
 def loss_fn(name: str) -> Callable[[Array, Array], Array]:
-    """The per-sample loss named `name` (`"l2"`, `"h1"`, `"sobolev:<s>"`)."""
+    """The per-sample loss named `name` (`"l2"`, `"h1"`, `"sobolev:<s>"`, `"l2_per_channel"`)."""
     if name == "l2":
         return relative_lp
+    if name == "l2_per_channel":
+        return lambda p, t: jnp.mean(jax.vmap(relative_lp)(p[:, None], t[:, None]))
     if name == "h1":
         return lambda p, t: relative_sobolev(p, t, 1.0)
     if name.startswith("sobolev:"):
@@ -121,7 +125,9 @@ def loss_fn(name: str) -> Callable[[Array, Array], Array]:
             s = None
         if s is not None and math.isfinite(s):
             return lambda p, t: relative_sobolev(p, t, s)
-    raise ValueError(f"`loss` must be 'l2', 'h1' or 'sobolev:<s>', got {name!r}.")
+    raise ValueError(
+        f"`loss` must be 'l2', 'h1', 'sobolev:<s>' or 'l2_per_channel', got {name!r}."
+    )
 
 
 @dataclasses.dataclass

@@ -31,6 +31,9 @@ class FNOJob:
     width: int = 64
     num_layers: int = 4
     padding: float = 0.0
+    factorization: str = ""  # "", "cp" or "tucker"
+    rank: float = 0.1  # fraction of the dense spectral parameters, with `factorization`
+    compute_dtype: str = ""  # "" (float32 throughout) or "bfloat16" (float32 FFTs)
     epochs: int = 500
     step_size: int = 100
     batch_size: int = 20
@@ -51,6 +54,12 @@ class FNOJob:
                      "epochs", "batch_size", "checkpoint_every", "keep"):
             if getattr(self, name) < 1:
                 raise ValueError(f"config key `{name}` must be >= 1, got {getattr(self, name)}.")
+        if self.factorization not in ("", "cp", "tucker"):
+            raise ValueError("config key `factorization` must be '', 'cp' or 'tucker', got "
+                             f"{self.factorization!r}.")
+        if self.compute_dtype not in ("", "bfloat16", "float16", "float32"):
+            raise ValueError("config key `compute_dtype` must be '', 'bfloat16', 'float16' or "
+                             f"'float32', got {self.compute_dtype!r}.")
 
 
 def run_fno(cfg: FNOJob, run_dir: str | Path, *, progress: bool = True,
@@ -69,7 +78,9 @@ def run_fno(cfg: FNOJob, run_dir: str | Path, *, progress: bool = True,
     train, test = (a[: cfg.n_train], u[: cfg.n_train]), (a[cfg.n_train:], u[cfg.n_train:])
     ndim = a.ndim - 2
     model = fno.FNO(1, 1, cfg.modes, cfg.width, ndim=ndim, num_layers=cfg.num_layers,
-                    padding=cfg.padding, key=jr.key(cfg.seed))
+                    padding=cfg.padding, factorization=cfg.factorization or None,
+                    rank=cfg.rank, compute_dtype=cfg.compute_dtype or None,
+                    key=jr.key(cfg.seed))
     tc = fno.TrainConfig(epochs=cfg.epochs, step_size=cfg.step_size, batch_size=cfg.batch_size,
                          learning_rate=cfg.learning_rate, weight_decay=cfg.weight_decay,
                          loss=cfg.loss, normalize_inputs=True, normalize_outputs=True,

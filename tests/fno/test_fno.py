@@ -1,5 +1,6 @@
 """FNO model, super-resolution evaluation, training on solver-generated Burgers data, resume."""
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
@@ -87,3 +88,35 @@ def test_training_input_errors(burgers_data):
         fno.TrainConfig(loss="l3")
     with pytest.raises(ValueError, match="batch_size"):
         fno.TrainConfig(batch_size=0)
+
+
+def test_mixed_precision_policy_keeps_the_spectral_path_in_float32():
+    m32 = fno.FNO(1, 1, 8, 16, ndim=1, dtype=jnp.float32, key=jr.key(0))
+    mixed = fno.FNO(1, 1, 8, 16, ndim=1, dtype=jnp.float32, compute_dtype=jnp.bfloat16,
+                    key=jr.key(0))
+    x = jnp.sin(2 * jnp.pi * jnp.arange(64, dtype=jnp.float32) / 64)[None]
+    ref, out = eqx.filter_jit(m32)(x), eqx.filter_jit(mixed)(x)
+    assert out.dtype == jnp.float32
+    rel = float(jnp.linalg.norm(out - ref) / jnp.linalg.norm(ref))
+    assert 1e-5 < rel < 3e-2  # bfloat16 rounding (8 bits), not a different function
+    # Every FFT runs in float32 (forward and inverse, 4 layers each); matmuls see bfloat16.
+    def walk(jaxpr):
+        for e in jaxpr.eqns:
+            yield e
+            for v in e.params.values():
+                for sub in v if isinstance(v, (tuple, list)) else (v,):
+                    if hasattr(sub, "eqns"):
+                        yield from walk(sub)
+                    elif hasattr(sub, "jaxpr") and hasattr(sub.jaxpr, "eqns"):
+                        yield from walk(sub.jaxpr)
+
+    eqns = list(walk(jax.make_jaxpr(mixed)(x).jaxpr))
+    ffts = [e for e in eqns if e.primitive.name == "fft"]
+    assert len(ffts) == 8
+    assert all(e.invars[0].aval.dtype in (jnp.float32, jnp.complex64) for e in ffts)
+    dots = [e for e in eqns if e.primitive.name == "dot_general"]
+    assert any(e.invars[1].aval.dtype == jnp.bfloat16 for e in dots)
+    g = eqx.filter_jit(eqx.filter_grad(lambda m: jnp.sum(m(x) ** 2)))(mixed)
+    assert all(bool(jnp.all(jnp.isfinite(a))) for a in jax.tree_util.tree_leaves(g))
+    with pytest.raises(ValueError, match="compute_dtype"):
+        fno.FNO(1, 1, 8, 16, ndim=1, compute_dtype=jnp.int32, key=jr.key(0))

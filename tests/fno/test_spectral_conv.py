@@ -109,3 +109,75 @@ def test_cp_factorised_conv_equals_its_dense_reconstruction():
     assert model(jnp.zeros((1, 32))).shape == (1, 32)
     with pytest.raises(ValueError, match="rank"):
         CPSpectralConv(2, 2, (4,), rank=1.5, key=jr.key(0))
+
+
+def test_tucker_factorised_conv_matches_dense_weights():
+    import equinox as eqx
+
+    from jaxspec.fno import FNO, TuckerSpectralConv, spectral_conv_nd, tucker_ranks
+
+    for shape, modes in (((32,), (5,)), ((16, 18), (3, 4)), ((8, 10, 12), (2, 3, 2))):
+        conv = TuckerSpectralConv(3, 4, modes, rank=(2, 3, *(2,) * len(modes)), key=jr.key(0))
+        x = jnp.asarray(np.random.default_rng(1).normal(size=(3, *shape)))
+        both = eqx.filter_jit(lambda c, x: (c(x), spectral_conv_nd(x, c.dense(), c.modes)))
+        np.testing.assert_allclose(*both(conv, x), atol=1e-14)
+        # Full rank with identity factors and the core set to arbitrary dense weights is the
+        # dense layer itself.
+        mshape = (*(2 * m for m in modes[:-1]), modes[-1])
+        w = jnp.asarray(np.random.default_rng(2).normal(size=(2, 3, 4, *mshape)))
+        full = TuckerSpectralConv(3, 4, modes, rank=(3, 4, *mshape), key=jr.key(0))
+        eye = lambda n: jnp.asarray(np.stack([np.eye(n), np.zeros((n, n))]))
+        full = eqx.tree_at(lambda c: (c.core, c.u_in, c.u_out, c.c), full,
+                           (w, eye(3), eye(4), tuple(eye(n) for n in mshape)))
+        np.testing.assert_allclose(eqx.filter_jit(lambda c, x: c(x))(full, x),
+                                   spectral_conv_nd(x, w, modes), atol=1e-13)
+    ranks = tucker_ranks(0.1, 64, 64, (16,))
+    small = TuckerSpectralConv(64, 64, (16,), rank=0.1, key=jr.key(0))
+    assert small.ranks == ranks and small.num_parameters <= 0.1 * 2 * 64 * 64 * 16
+    assert small.num_parameters >= 0.05 * 2 * 64 * 64 * 16  # close to the budget
+    model = FNO(1, 1, (4, 4), 8, factorization="tucker", rank=0.5, key=jr.key(2))
+    assert eqx.filter_eval_shape(model, jnp.zeros((1, 16, 16))).shape == (1, 16, 16)
+    with pytest.raises(ValueError, match="Tucker `rank`"):
+        TuckerSpectralConv(2, 2, (4,), rank=(2, 2), key=jr.key(0))
+    with pytest.raises(ValueError, match="factorization"):
+        FNO(1, 1, 4, 8, ndim=1, factorization="tt", key=jr.key(0))
+
+
+def test_rollout_of_the_heat_step_is_the_heat_semigroup():
+    import equinox as eqx
+
+    from jaxspec.fno import Rollout
+    from jaxspec.fno._train import loss_fn
+
+    nu_dt, n, steps = 2e-3, 32, 6
+    heat = _set_multiplier(SpectralConv(1, 1, 8, ndim=1, key=jr.key(1)),
+                           lambda k: np.exp(-nu_dt * k**2) + 0j)
+
+    class LastFrame(eqx.Module):  # a 3-frame window; the step acts on the newest frame
+        conv: SpectralConv
+
+        def __call__(self, win):
+            return self.conv(win[-1:])
+
+    x = np.arange(n) / n
+    frame = lambda t: (np.exp(-nu_dt * t * (2 * np.pi * 3) ** 2) * np.sin(2 * np.pi * 3 * x)
+                       + np.exp(-nu_dt * t * (2 * np.pi * 5) ** 2) * np.cos(2 * np.pi * 5 * x))
+    window = jnp.asarray(np.stack([frame(t) for t in range(3)]))
+    exact = np.stack([frame(t) for t in range(3, 3 + steps)])
+    for remat in (False, True):
+        model = Rollout(LastFrame(heat), steps=steps, window=3, remat=remat)
+        np.testing.assert_allclose(model(window), exact, atol=1e-12)
+    # Gradients through the rollout are the same with and without rematerialisation.
+    target = jnp.asarray(exact) + 0.01
+    grads = [jax.grad(lambda m: loss_fn("l2_per_channel")(m(window), target))(
+        Rollout(LastFrame(heat), steps=steps, window=3, remat=r)) for r in (False, True)]
+    np.testing.assert_allclose(grads[0].model.conv.weights, grads[1].model.conv.weights,
+                               rtol=1e-10)
+    per = loss_fn("l2_per_channel")(target, jnp.asarray(exact))
+    ref = np.mean([np.linalg.norm(target[i] - exact[i]) / np.linalg.norm(exact[i])
+                   for i in range(steps)])
+    assert float(per) == pytest.approx(ref, rel=1e-12)
+    with pytest.raises(ValueError, match="window of 3 frames"):
+        Rollout(LastFrame(heat), steps=steps, window=3)(window[:2])
+    with pytest.raises(ValueError, match="`steps`"):
+        Rollout(LastFrame(heat), steps=0, window=3)

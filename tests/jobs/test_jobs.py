@@ -184,6 +184,10 @@ def test_config_errors_and_presets(tmp_path):
         jobs.load_config(jobs.SSMJob, ROOT / "scripts/configs" / name)
     for name in ("fno_burgers.toml", "fno_darcy.toml"):
         jobs.load_config(jobs.FNOJob, ROOT / "scripts/configs" / name)
+    fcfg = jobs.load_config(jobs.FNOJob, None, ["factorization=tucker", "compute_dtype=bfloat16"])
+    assert fcfg.factorization == "tucker" and fcfg.compute_dtype == "bfloat16"
+    with pytest.raises(ValueError, match="`factorization` must be"):
+        jobs.load_config(jobs.FNOJob, None, ["factorization=tt"])
     with pytest.raises(ValueError, match="unknown config key `stepz`"):
         jobs.load_config(jobs.SSMJob, None, ["stepz=3"])
     with pytest.raises(TypeError, match="`steps` expects an integer"):
