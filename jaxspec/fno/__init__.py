@@ -1,8 +1,11 @@
 """Fourier neural operators: spectral convolutions in 1-3 D, the FNO, Sobolev losses, training.
 
-Modules act on one sample `(channels, *spatial)`; batch with `jax.vmap`.
+Modules act on one sample `(channels, *spatial)`; batch with `jax.vmap`, or with
+`batch_apply(model, x)`, which takes the faster batch-major path of models that have one
+(`model.batched`: FNO, the spectral layers, `Operator`, `Rollout`); `fit` and `evaluate` use it.
 """
 
+from ._batch import batch_apply as batch_apply
 from ._factorized import (
     CPSpectralConv as CPSpectralConv,
     TuckerSpectralConv as TuckerSpectralConv,
@@ -24,7 +27,11 @@ from ._pino import (
 )
 from ._refine import spectral_refine as spectral_refine, widen_last_layer as widen_last_layer
 from ._rollout import Rollout as Rollout
-from ._spectral_conv import SpectralConv as SpectralConv, spectral_conv_nd as spectral_conv_nd
+from ._spectral_conv import (
+    SpectralConv as SpectralConv,
+    SpectralLayer as SpectralLayer,
+    spectral_conv_nd as spectral_conv_nd,
+)
 from ._t1 import T1 as T1
 from ._train import (
     Normalizer as Normalizer,

@@ -14,10 +14,10 @@ from jaxtyping import Array, PRNGKeyArray
 
 from .._core._dtypes import default_float_dtype
 from ._spectral_conv import (
+    SpectralLayer,
     _complex,
     apply_multiplier,
-    check_input,
-    check_modes,
+    channel_map,
     mode_shape,
     normalize_modes,
 )
@@ -36,7 +36,7 @@ def cp_rank(rank: int | float, in_channels: int, out_channels: int, mshape) -> i
     return max(1, round(rank * dense / per_rank))
 
 
-class CPSpectralConv(eqx.Module):
+class CPSpectralConv(SpectralLayer):
     """Spectral convolution whose complex weights are a CP (canonical polyadic) sum:
     `W[i, o, k_1..k_d] = sum_r A[i, r] B[o, r] C_1[k_1, r] ... C_d[k_d, r]`, every factor stored
     as a real pair. `rank` is an integer or a fraction of the dense parameter count. The
@@ -89,19 +89,17 @@ class CPSpectralConv(eqx.Module):
         w = jnp.einsum(spec, a, b, *cs)
         return jnp.stack([w.real, w.imag]).astype(self.a.dtype)
 
-    def __call__(self, x: Array) -> Array:
-        check_input(x, len(self.modes), self.in_channels, "layer")
-        check_modes(x.shape[1:], self.modes)
+    def _multiply(self, x: Array) -> Array:
         a, b, cs = self._factors(x.dtype)
         d = len(self.modes)
 
         def mix(block):
-            t = jnp.tensordot(a, block, axes=(0, 0))  # (r, *modes)
+            t = channel_map(block, a, d)  # (..., r, *modes)
             for ax, c in enumerate(cs):
-                shape = [1] * (d + 1)
-                shape[0], shape[ax + 1] = c.shape[1], c.shape[0]
+                shape = [1] * t.ndim  # (..., r, *modes): c on rank and its mode axis
+                shape[-d - 1], shape[t.ndim - d + ax] = c.shape[1], c.shape[0]
                 t = t * c.T.reshape(shape)
-            return jnp.tensordot(b, t, axes=(1, 0))  # (out, *modes)
+            return channel_map(t, b.T, d)  # (..., out, *modes)
 
         return apply_multiplier(x, self.modes, mix)
 
@@ -162,7 +160,7 @@ def _tucker_init(key, dims, ranks, dtype):
     return core, factors
 
 
-class TuckerSpectralConv(eqx.Module):
+class TuckerSpectralConv(SpectralLayer):
     """Spectral convolution whose complex weights are a Tucker product:
     `W[i, o, k_1..k_d] = sum G[a, b, c_1..c_d] U[i, a] V[o, b] C_1[k_1, c_1] ... C_d[k_d, c_d]`,
     core and factors stored as real pairs (TFNO's default factorisation). `rank` is a fraction of
@@ -224,17 +222,15 @@ class TuckerSpectralConv(eqx.Module):
         w = jnp.einsum(f"ab{letters},ia,ob->io{letters}", g, u, v)
         return jnp.stack([w.real, w.imag]).astype(self.core.dtype)
 
-    def __call__(self, x: Array) -> Array:
-        check_input(x, len(self.modes), self.in_channels, "layer")
-        check_modes(x.shape[1:], self.modes)
+    def _multiply(self, x: Array) -> Array:
         core, u, v, cs = self._parts(x.dtype)
         g = self._expanded_core(core, cs)
         letters = "xyz"[: len(cs)]
 
         def mix(block):
-            t = jnp.tensordot(u, block, axes=(0, 0))  # (r_in, *modes)
-            z = jnp.einsum(f"a{letters},ab{letters}->b{letters}", t, g)  # (r_out, *modes)
-            return jnp.tensordot(v, z, axes=(1, 0))  # (out, *modes)
+            t = channel_map(block, u, len(cs))  # (..., r_in, *modes)
+            z = jnp.einsum(f"...a{letters},ab{letters}->...b{letters}", t, g)  # r_out
+            return channel_map(z, v.T, len(cs))  # (..., out, *modes)
 
         return apply_multiplier(x, self.modes, mix)
 

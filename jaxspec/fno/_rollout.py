@@ -8,6 +8,8 @@ import jax.numpy as jnp
 from jax import lax
 from jaxtyping import Array
 
+from ._batch import batch_apply
+
 
 class Rollout(eqx.Module):
     """`steps` autoregressive applications of `model`: a window of the last `window` frames
@@ -50,3 +52,27 @@ class Rollout(eqx.Module):
         body = jax.checkpoint(step) if self.remat else step
         _, frames = lax.scan(body, x, None, length=self.steps)
         return frames
+
+    def batched(self, x: Array) -> Array:
+        """A batch of windows `(batch, window, *spatial) -> (batch, steps, *spatial)`, each step
+        through the one-step model's batch-folded path if it has one."""
+        if x.ndim < 3 or x.shape[1] != self.window:
+            raise ValueError(
+                f"`x` must be a batch of windows of {self.window} frames "
+                f"(batch, window, *spatial), got shape {tuple(x.shape)}."
+            )
+        params, static = eqx.partition(self.model, eqx.is_array)
+
+        def step(win, _):
+            y = batch_apply(eqx.combine(params, static), win)
+            if y.shape != (x.shape[0], 1, *x.shape[2:]):
+                raise ValueError(
+                    f"the one-step model must map {tuple(win.shape[1:])} to "
+                    f"{(1, *x.shape[2:])}, got {tuple(y.shape[1:])}."
+                )
+            y = y.astype(win.dtype)
+            return jnp.concatenate([win[:, 1:], y], axis=1), y[:, 0]
+
+        body = jax.checkpoint(step) if self.remat else step
+        _, frames = lax.scan(body, x, None, length=self.steps)
+        return jnp.moveaxis(frames, 0, 1)

@@ -32,6 +32,7 @@ from jaxtyping import Array
 from .._core._checkpoint import Checkpointer
 from .._core._io import atomic_write
 from .._core._signals import preemption_guard
+from ._batch import batch_apply
 from ._losses import relative_lp, relative_sobolev
 
 
@@ -74,6 +75,11 @@ class Operator(eqx.Module):
 
     def __call__(self, x: Array) -> Array:
         return self.out.decode(self.model(self.inp.encode(x)))
+
+    def batched(self, x: Array) -> Array:
+        """`(batch, channels, *spatial)`, through the model's batch-folded path if it has one."""
+        y = batch_apply(self.model, jax.vmap(self.inp.encode)(x))
+        return jax.vmap(self.out.decode)(y)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -141,7 +147,7 @@ class TrainResult:
 
 @eqx.filter_jit
 def _relative_errors(op, a, b):
-    return jax.vmap(lambda u, v: relative_lp(op(u), v))(a, b)
+    return jax.vmap(relative_lp)(batch_apply(op, a), b)
 
 
 def evaluate(operator: Callable, x: Array, y: Array, chunk: int = 100) -> float:
@@ -255,7 +261,7 @@ def fit(
             xb, yb, wb = constrain(xb), constrain(yb), constrain(wb)
         o = eqx.combine(eqx.tree_at(lambda q: (q.inp, q.out), p, replace=stats,
                                     is_leaf=lambda v: v is None), static)
-        losses = jax.vmap(lambda u, v: per_sample(o(u), v))(xb, yb)
+        losses = jax.vmap(per_sample)(batch_apply(o, xb), yb)
         return jnp.sum(wb * losses) / jnp.sum(wb)
 
     @eqx.filter_jit

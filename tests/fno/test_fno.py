@@ -41,6 +41,33 @@ def eqx_filter(tree):
     return eqx.filter(tree, eqx.is_array)
 
 
+def test_batched_model_equals_vmap_in_value_and_gradient():
+    # padding, grid features and a Tucker layer stack; then the Operator and Rollout wrappers
+    x = jnp.asarray(np.random.default_rng(0).normal(size=(3, 2, 18, 14)))
+    m = fno.FNO(2, 2, (4, 3), 6, padding=0.2, factorization="tucker", rank=0.6, key=jr.key(0))
+
+    @eqx.filter_jit
+    def both(m, x):
+        loss = lambda f: lambda m: jnp.sum(jnp.sin(f(m, x)))
+        gb = eqx.filter_grad(loss(lambda m, x: m.batched(x)))(m)
+        gv = eqx.filter_grad(loss(lambda m, x: jax.vmap(m)(x)))(m)
+        return m.batched(x), jax.vmap(m)(x), gb, gv
+
+    yb, yv, gb, gv = both(m, x)
+    np.testing.assert_allclose(yb, yv, atol=1e-13)
+    for a, b in zip(jax.tree_util.tree_leaves(gb), jax.tree_util.tree_leaves(gv), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-12)
+    op = fno.Operator(m, fno.Normalizer.fit(x), fno.Normalizer.fit(x))
+    roll = fno.Rollout(fno.FNO(2, 1, (4, 3), 6, key=jr.key(1)), steps=3, window=2)
+    for f in (op, roll):
+        pair = eqx.filter_jit(lambda f, x: (fno.batch_apply(f, x), jax.vmap(f)(x)))
+        np.testing.assert_allclose(*pair(f, x), atol=1e-13)
+    with pytest.raises(ValueError, match="batch, channels"):
+        m.batched(x[0])
+    with pytest.raises(ValueError, match="window"):
+        roll.batched(x[:, :1])
+
+
 def test_short_burgers_training_and_super_resolution(burgers_data):
     x, y = burgers_data
     m = fno.FNO(1, 1, 8, 24, ndim=1, key=jr.key(0))
@@ -111,11 +138,21 @@ def test_mixed_precision_policy_keeps_the_spectral_path_in_float32():
                         yield from walk(sub.jaxpr)
 
     eqns = list(walk(jax.make_jaxpr(mixed)(x).jaxpr))
-    ffts = [e for e in eqns if e.primitive.name == "fft"]
+    dots = [e for e in eqns if e.primitive.name == "dot_general"]
+    # 8 modes of 64 points: the transforms are truncated-DFT products (at HIGHEST precision)
+    transforms = [e for e in dots if e.params["precision"] is not None
+                  and jax.lax.Precision.HIGHEST in tuple(e.params["precision"])]
+    assert len(transforms) == 8
+    assert all(v.aval.dtype in (jnp.float32, jnp.complex64)
+               for e in transforms for v in e.invars)
+    assert any(e.invars[1].aval.dtype == jnp.bfloat16 for e in dots)
+    # the FFT path (many kept modes) likewise: every FFT in float32
+    wide = fno.FNO(1, 1, 100, 8, ndim=1, dtype=jnp.float32, compute_dtype=jnp.bfloat16,
+                   key=jr.key(0))
+    ffts = [e for e in walk(jax.make_jaxpr(wide)(jnp.zeros((1, 256), jnp.float32)).jaxpr)
+            if e.primitive.name == "fft"]
     assert len(ffts) == 8
     assert all(e.invars[0].aval.dtype in (jnp.float32, jnp.complex64) for e in ffts)
-    dots = [e for e in eqns if e.primitive.name == "dot_general"]
-    assert any(e.invars[1].aval.dtype == jnp.bfloat16 for e in dots)
     g = eqx.filter_jit(eqx.filter_grad(lambda m: jnp.sum(m(x) ** 2)))(mixed)
     assert all(bool(jnp.all(jnp.isfinite(a))) for a in jax.tree_util.tree_leaves(g))
     with pytest.raises(ValueError, match="compute_dtype"):

@@ -73,8 +73,10 @@ def test_spectral_refine_trains_only_the_widened_last_layer(trained):
     res, (x, y) = trained
     widened = fno.widen_last_layer(res.operator.model, (64,))
     assert widened.spectral[-1].modes == (33,)
+    # widening alone does not change the function (to float32 round-off: the zero-padded
+    # modes enter the truncated-DFT sums)
     np.testing.assert_allclose(jax.vmap(widened)(x[:3]), jax.vmap(res.operator.model)(x[:3]),
-                               atol=1e-13)  # widening alone does not change the function
+                               rtol=1e-5, atol=1e-6)
     cfg = fno.TrainConfig(epochs=8, batch_size=10, step_size=4, loss="sobolev:-1")
     ref = fno.spectral_refine(res.operator, (x[:80], y[:80]), (x[80:], y[80:]), cfg,
                               progress=False)

@@ -181,3 +181,54 @@ def test_rollout_of_the_heat_step_is_the_heat_semigroup():
         Rollout(LastFrame(heat), steps=steps, window=3)(window[:2])
     with pytest.raises(ValueError, match="`steps`"):
         Rollout(LastFrame(heat), steps=0, window=3)
+
+
+@pytest.mark.parametrize("shape,modes", [((10,), (6,)), ((12, 8), (6, 5)), ((9, 6, 7), (3, 2, 4)),
+                                         ((64,), (16,))])
+def test_truncated_dft_equals_the_fft_path(shape, modes):
+    # Odd and even sizes, Nyquist bins kept (10 points, 6 modes; 8 points, 5 modes) and every
+    # row of an axis kept (12 rows, 6 modes), a leading batch axis; float64 and float32.
+    from jaxspec.fno import spectral_conv_nd
+
+    rng = np.random.default_rng(0)
+    mshape = (*(2 * m for m in modes[:-1]), modes[-1])
+    w = jnp.asarray(rng.normal(size=(2, 3, 2, *mshape)))
+    x = jnp.asarray(rng.normal(size=(4, 3, *shape)))
+    fft = spectral_conv_nd(x, w, modes, method="fft")
+    dft = spectral_conv_nd(x, w, modes, method="dft")
+    assert dft.shape == (4, 2, *shape) and dft.dtype == jnp.float64
+    np.testing.assert_allclose(dft, fft, atol=1e-13 * float(jnp.max(jnp.abs(fft))))
+    # against numpy's FFT, sample by sample
+    index = [np.r_[0:m, n - m:n] for n, m in zip(shape[:-1], modes[:-1], strict=True)]
+    index.append(np.arange(modes[-1]))
+    xh = np.fft.rfftn(np.asarray(x), axes=tuple(range(2, 2 + len(shape))))
+    block = xh[(slice(None), slice(None), *np.ix_(*index))]
+    wc = np.asarray(w[0]) + 1j * np.asarray(w[1])
+    mixed = np.einsum("bi...,io...->bo...", block, wc)
+    full = np.zeros((4, 2, *xh.shape[2:]), complex)
+    full[(slice(None), slice(None), *np.ix_(*index))] = mixed
+    ref = np.fft.irfftn(full, s=shape, axes=tuple(range(2, 2 + len(shape))))
+    np.testing.assert_allclose(dft, ref, atol=1e-12)
+    x32, w32 = x.astype(jnp.float32), w.astype(jnp.float32)
+    out32 = spectral_conv_nd(x32, w32, modes, method="dft")
+    assert out32.dtype == jnp.float32
+    np.testing.assert_allclose(out32, ref, atol=2e-5 * np.abs(ref).max())
+    with pytest.raises(ValueError, match="method"):
+        spectral_conv_nd(x, w, modes, method="matmul")
+
+
+def test_batched_layers_equal_vmap_and_check_their_input():
+    import equinox as eqx
+
+    from jaxspec.fno import CPSpectralConv, TuckerSpectralConv
+
+    x = jnp.asarray(np.random.default_rng(3).normal(size=(5, 3, 12, 10)))
+    for layer in (SpectralConv(3, 4, (3, 4), key=jr.key(0)),
+                  CPSpectralConv(3, 4, (3, 4), rank=3, key=jr.key(1)),
+                  TuckerSpectralConv(3, 4, (3, 4), rank=0.5, key=jr.key(2))):
+        both = eqx.filter_jit(lambda m, x: (m.batched(x), jax.vmap(m)(x)))
+        np.testing.assert_allclose(*both(layer, x), atol=1e-14)
+    with pytest.raises(ValueError, match=r"\(batch, channels"):
+        layer.batched(x[0])
+    with pytest.raises(ValueError, match="axis 1"):
+        layer.batched(x[:, :2])
