@@ -57,6 +57,16 @@ def test_batched_model_equals_vmap_in_value_and_gradient():
     np.testing.assert_allclose(yb, yv, atol=1e-13)
     for a, b in zip(jax.tree_util.tree_leaves(gb), jax.tree_util.tree_leaves(gv), strict=True):
         np.testing.assert_allclose(a, b, atol=1e-12)
+    # forward mode (the channel maps carry a custom JVP) in the input and in one weight
+    tx = jnp.cos(x)
+    _, jb = jax.jvp(lambda v: m.batched(v), (x,), (tx,))
+    _, jv = jax.jvp(lambda v: jax.vmap(m)(v), (x,), (tx,))
+    np.testing.assert_allclose(jb, jv, atol=1e-12)
+    w = m.skip[1].weight
+    at = lambda f: lambda v: f(eqx.tree_at(lambda q: q.skip[1].weight, m, v))(x)
+    _, jb = jax.jvp(at(lambda q: q.batched), (w,), (jnp.ones_like(w),))
+    _, jv = jax.jvp(at(lambda q: jax.vmap(q)), (w,), (jnp.ones_like(w),))
+    np.testing.assert_allclose(jb, jv, atol=1e-12)
     op = fno.Operator(m, fno.Normalizer.fit(x), fno.Normalizer.fit(x))
     roll = fno.Rollout(fno.FNO(2, 1, (4, 3), 6, key=jr.key(1)), steps=3, window=2)
     for f in (op, roll):
