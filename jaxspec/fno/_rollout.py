@@ -37,21 +37,7 @@ class Rollout(eqx.Module):
                 f"`x` must be a window of {self.window} frames (window, *spatial), got shape "
                 f"{tuple(x.shape)}; for a batch use `jax.vmap`."
             )
-        params, static = eqx.partition(self.model, eqx.is_array)
-
-        def step(win, _):
-            y = eqx.combine(params, static)(win)
-            if y.shape != (1, *x.shape[1:]):
-                raise ValueError(
-                    f"the one-step model must map {tuple(win.shape)} to "
-                    f"{(1, *x.shape[1:])}, got {tuple(y.shape)}."
-                )
-            y = y.astype(win.dtype)
-            return jnp.concatenate([win[1:], y], axis=0), y[0]
-
-        body = jax.checkpoint(step) if self.remat else step
-        _, frames = lax.scan(body, x, None, length=self.steps)
-        return frames
+        return self.batched(x[None])[0]  # one code path: a batch of one
 
     def batched(self, x: Array) -> Array:
         """A batch of windows `(batch, window, *spatial) -> (batch, steps, *spatial)`, each step
