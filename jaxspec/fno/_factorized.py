@@ -10,17 +10,22 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
+import numpy as np
 from jaxtyping import Array, PRNGKeyArray
 
 from .._core._dtypes import default_float_dtype
 from ._spectral_conv import (
     SpectralLayer,
     _complex,
-    apply_multiplier,
     channel_map,
     mode_shape,
     normalize_modes,
 )
+
+
+def _real(complex_dtype) -> np.dtype:
+    """The real dtype of a complex block's parts."""
+    return np.dtype(np.float64 if np.dtype(complex_dtype).itemsize >= 16 else np.float32)
 
 
 def cp_rank(rank: int | float, in_channels: int, out_channels: int, mshape) -> int:
@@ -89,19 +94,15 @@ class CPSpectralConv(SpectralLayer):
         w = jnp.einsum(spec, a, b, *cs)
         return jnp.stack([w.real, w.imag]).astype(self.a.dtype)
 
-    def _multiply(self, x: Array) -> Array:
-        a, b, cs = self._factors(x.dtype)
+    def _mix(self, block: Array) -> Array:
+        a, b, cs = self._factors(_real(block.dtype))
         d = len(self.modes)
-
-        def mix(block):
-            t = channel_map(block, a, d)  # (..., r, *modes)
-            for ax, c in enumerate(cs):
-                shape = [1] * t.ndim  # (..., r, *modes): c on rank and its mode axis
-                shape[-d - 1], shape[t.ndim - d + ax] = c.shape[1], c.shape[0]
-                t = t * c.T.reshape(shape)
-            return channel_map(t, b.T, d)  # (..., out, *modes)
-
-        return apply_multiplier(x, self.modes, mix)
+        t = channel_map(block, a, d)  # (..., r, *modes)
+        for ax, c in enumerate(cs):
+            shape = [1] * t.ndim  # (..., r, *modes): c on rank and its mode axis
+            shape[-d - 1], shape[t.ndim - d + ax] = c.shape[1], c.shape[0]
+            t = t * c.T.reshape(shape)
+        return channel_map(t, b.T, d)  # (..., out, *modes)
 
     @property
     def num_parameters(self) -> int:
@@ -222,17 +223,13 @@ class TuckerSpectralConv(SpectralLayer):
         w = jnp.einsum(f"ab{letters},ia,ob->io{letters}", g, u, v)
         return jnp.stack([w.real, w.imag]).astype(self.core.dtype)
 
-    def _multiply(self, x: Array) -> Array:
-        core, u, v, cs = self._parts(x.dtype)
+    def _mix(self, block: Array) -> Array:
+        core, u, v, cs = self._parts(_real(block.dtype))
         g = self._expanded_core(core, cs)
         letters = "xyz"[: len(cs)]
-
-        def mix(block):
-            t = channel_map(block, u, len(cs))  # (..., r_in, *modes)
-            z = jnp.einsum(f"...a{letters},ab{letters}->...b{letters}", t, g)  # r_out
-            return channel_map(z, v.T, len(cs))  # (..., out, *modes)
-
-        return apply_multiplier(x, self.modes, mix)
+        t = channel_map(block, u, len(cs))  # (..., r_in, *modes)
+        z = jnp.einsum(f"...a{letters},ab{letters}->...b{letters}", t, g)  # r_out
+        return channel_map(z, v.T, len(cs))  # (..., out, *modes)
 
     @property
     def num_parameters(self) -> int:

@@ -9,7 +9,6 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
-from jax.custom_derivatives import SymbolicZero
 from jaxtyping import Array, PRNGKeyArray
 
 from .._core._dtypes import default_float_dtype
@@ -21,46 +20,6 @@ from ._spectral_conv import (
     check_modes,
     normalize_modes,
 )
-
-
-def _bmm(w: Array, x: Array) -> Array:
-    """`w @ x[b]` for every `b`: a batched product with `w` broadcast over the batch."""
-    wb = jnp.broadcast_to(w, (x.shape[0], *w.shape))
-    return jax.lax.dot_general(wb, x, (((2,), (1,)), ((0,), (0,))))
-
-
-@jax.custom_jvp
-def batched_channel_map(w: Array, x: Array) -> Array:
-    """`y[b] = w @ x[b]` for `w` `(out, in)` and `x` `(batch, in, points)`.
-
-    A custom JVP only to shape the reverse pass: the tangent in `x` contracts an explicit
-    (materialised) `w.T` on its first axis, so its transpose, the backward product
-    `w.T @ ct[b]`, is a standard batched product, which XLA CPU hands to its fast GEMM
-    library; the transpose JAX derives from the plain product contracts `w` on its first
-    axis and runs as a generic dot (about 2x slower for the channel maps' backward).
-    Forward mode, `vmap` and higher derivatives work as for any JAX function.
-    """
-    return _bmm(w, x)
-
-
-def _batched_channel_map_jvp(primals, tangents):
-    w, x = primals
-    dw, dx = tangents
-    y = _bmm(w, x)
-    t = None
-    if not isinstance(dx, SymbolicZero):
-        wt = jax.lax.optimization_barrier(w.T)  # kept apart from the broadcast
-        wtb = jnp.broadcast_to(wt, (x.shape[0], *wt.shape))
-        t = jax.lax.dot_general(wtb, dx, (((1,), (1,)), ((0,), (0,))))
-    if not isinstance(dw, SymbolicZero):
-        tw = _bmm(dw, x)
-        t = tw if t is None else t + tw
-    if t is None:
-        t = jnp.zeros_like(y)
-    return y, t
-
-
-batched_channel_map.defjvp(_batched_channel_map_jvp, symbolic_zeros=True)
 
 
 class Pointwise(eqx.Module):
@@ -77,18 +36,12 @@ class Pointwise(eqx.Module):
         self.bias = jr.uniform(kb, (out_channels,), dtype, -bound, bound)
 
     def __call__(self, x: Array) -> Array:
-        y = jnp.tensordot(self.weight.astype(x.dtype), x, axes=(1, 0))
-        return y + self.bias.astype(x.dtype).reshape((-1,) + (1,) * (x.ndim - 1))
-
-    def batched(self, x: Array) -> Array:
-        """`(batch, in, *spatial) -> (batch, out, *spatial)`: one batched matrix product with
-        the weight broadcast over the batch, which keeps the batch-major layout (under
-        `jax.vmap` of `__call__`, XLA transposes the activations to channel-major and back
-        around every such map, forward and backward)."""
-        b = x.shape[0]
-        y = batched_channel_map(self.weight.astype(x.dtype), x.reshape(b, x.shape[1], -1))
-        y = y + self.bias.astype(x.dtype)[None, :, None]
-        return y.reshape(b, -1, *x.shape[2:])
+        """`(in, *rest) -> (out, *rest)`: one matrix product `(out, in) @ (in, prod(rest))`
+        (flattened explicitly: a multi-axis contraction made XLA CPU copy transposes of the
+        activations for the backward products, 2-3x slower)."""
+        y = self.weight.astype(x.dtype) @ x.reshape(x.shape[0], -1)
+        y = y + self.bias.astype(x.dtype)[:, None]
+        return y.reshape(-1, *x.shape[1:])
 
 
 def gelu(x: Array) -> Array:
@@ -201,13 +154,17 @@ class FNO(eqx.Module):
         return self._forward(x, batch=False)
 
     def batched(self, x: Array) -> Array:
-        """A batch `(batch, in_channels, *spatial)`: the same numbers as `jax.vmap(model)(x)`
-        with batch-major matrix products (a training step at the benchmark sizes is 1.2-1.7x
-        faster on CPU). `fit` and `evaluate` use it through `batch_apply`."""
+        """A batch `(batch, in_channels, *spatial)`: the same numbers as `jax.vmap(model)(x)`.
+        Internally the activations are channel-major, `(channels, batch, *spatial)`, so
+        every pointwise channel map is one plain matrix product over all samples and points
+        (a training step at the benchmark sizes is 1.2-2x faster on CPU than `vmap`). `fit`
+        and `evaluate` use it through `batch_apply`."""
         check_batch(x, len(self.modes), self.in_channels)
         return self._forward(x, batch=True)
 
     def _forward(self, x: Array, batch: bool) -> Array:
+        # single sample: (channels, *spatial); batch: (batch, channels, *spatial), run as
+        # (channels, batch, *spatial). Pointwise maps contract axis 0 either way.
         lead = 2 if batch else 1  # axes before the spatial ones
         spatial = x.shape[lead:]
         pads = [math.ceil(self.padding * n) for n in spatial]
@@ -216,20 +173,23 @@ class FNO(eqx.Module):
         compute = jnp.dtype(self.compute_dtype or out_dtype)
         spectral = max((compute, jnp.dtype(jnp.float32), jnp.dtype(out_dtype)),
                        key=lambda d: d.itemsize)
-        pointwise = (lambda layer, v: layer.batched(v)) if batch else (lambda layer, v: layer(v))
+        if batch:
+            x = jnp.swapaxes(x, 0, 1)
         if self.grid:
             g = grid_features(spatial, x.dtype)
             if batch:
-                g = jnp.broadcast_to(g, (x.shape[0], *g.shape))
-            x = jnp.concatenate([x, g], axis=lead - 1)
-        x = pointwise(self.lift, x.astype(compute))
+                g = jnp.broadcast_to(g[:, None], (g.shape[0], x.shape[1], *spatial))
+            x = jnp.concatenate([x, g], axis=0)
+        x = self.lift(x.astype(compute))
         if any(pads):
             x = jnp.pad(x, [(0, 0)] * lead + [(0, p) for p in pads])
         for i, (k, w) in enumerate(zip(self.spectral, self.skip, strict=True)):
-            x = k._multiply(x.astype(spectral)).astype(compute) + pointwise(w, x)
+            xs = x.astype(spectral)
+            kx = k._multiply_channel_major(xs) if batch else k._multiply(xs)
+            x = kx.astype(compute) + w(x)
             if i < len(self.spectral) - 1:
                 x = gelu(x)
         if any(pads):
             x = x[(slice(None),) * lead + tuple(slice(0, n) for n in spatial)]
-        x = gelu(pointwise(self.proj1, x))
-        return pointwise(self.proj2, x).astype(out_dtype)
+        x = self.proj2(gelu(self.proj1(x))).astype(out_dtype)
+        return jnp.swapaxes(x, 0, 1) if batch else x

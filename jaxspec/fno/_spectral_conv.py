@@ -195,6 +195,17 @@ def channel_map(block: Array, mat: Array, d: int) -> Array:
                         block.ndim - d - 1)
 
 
+def dense_mix(block: Array, weights: Array) -> Array:
+    """`block` `(..., in, *mode_shape)` (complex) times the complex weights
+    `weights[0] + i weights[1]` (`(2, in, out, *mode_shape)`), mode by mode, to
+    `(..., out, *mode_shape)`."""
+    d = weights.ndim - 3
+    letters = "abc"[:d]
+    real = np.float64 if np.dtype(block.dtype).itemsize >= 16 else np.float32
+    w = jax.lax.complex(weights[0].astype(real), weights[1].astype(real))
+    return jnp.einsum(f"...i{letters},io{letters}->...o{letters}", block, w)
+
+
 def spectral_conv_nd(x: Array, weights: Array, modes: Sequence[int], *,
                      method: str = "auto") -> Array:
     """Apply the complex multiplier `weights[0] + i weights[1]` (shape
@@ -207,15 +218,8 @@ def spectral_conv_nd(x: Array, weights: Array, modes: Sequence[int], *,
     of the last axis drop out. Linear in `x`, and independent of the grid size (the same
     weights act on any grid that supports the modes). `method` as `apply_multiplier`.
     """
-    d = len(modes)
-    letters = "abc"[:d]
-    real = np.float64 if np.dtype(x.dtype).itemsize >= 8 else np.float32
-    w = jax.lax.complex(weights[0].astype(real), weights[1].astype(real))
-    return apply_multiplier(
-        x, modes, lambda block: jnp.einsum(f"...i{letters},io{letters}->...o{letters}",
-                                           block, w),
-        method=method,
-    )
+    return apply_multiplier(x, modes, functools.partial(dense_mix, weights=weights),
+                            method=method)
 
 
 class SpectralLayer(eqx.Module):
@@ -224,8 +228,21 @@ class SpectralLayer(eqx.Module):
     same numbers as `jax.vmap(layer)(x)`, one batched product instead of per-sample ones)."""
 
     @abc.abstractmethod
+    def _mix(self, block: Array) -> Array:
+        """The mode-wise channel map on kept-mode blocks `(..., in, *mode_shape)` (complex)
+        to `(..., out, *mode_shape)`."""
+
     def _multiply(self, x: Array) -> Array:
         """The layer on `(..., in_channels, *spatial)`."""
+        return apply_multiplier(x, self.modes, self._mix)
+
+    def _multiply_channel_major(self, x: Array) -> Array:
+        """The layer on `(in_channels, batch, *spatial)`, to `(out_channels, batch, *spatial)`:
+        the layout `FNO.batched` runs in, where every pointwise channel map is one plain
+        matrix product. Only the small kept-mode block is transposed for the mixing."""
+        return apply_multiplier(
+            x, self.modes, lambda block: jnp.swapaxes(self._mix(jnp.swapaxes(block, 0, 1)), 0, 1)
+        )
 
     def __call__(self, x: Array) -> Array:
         check_input(x, len(self.modes), self.in_channels, "layer")
@@ -270,8 +287,8 @@ class SpectralConv(SpectralLayer):
         self.weights = scale * jr.uniform(key, shape, dtype)
         self.modes, self.in_channels, self.out_channels = modes, in_channels, out_channels
 
-    def _multiply(self, x: Array) -> Array:
-        return spectral_conv_nd(x, self.weights, self.modes)
+    def _mix(self, block: Array) -> Array:
+        return dense_mix(block, self.weights)
 
     @property
     def num_parameters(self) -> int:
