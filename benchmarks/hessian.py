@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from _common import environment, md_table, time_alternating, write
+from _common import environment, md_table, restart_with_huge_pages, time_alternating, write
 
 jax.config.update("jax_enable_x64", True)
 
@@ -347,4 +347,5 @@ def main():
 
 
 if __name__ == "__main__":
+    restart_with_huge_pages()  # before any large allocation; see jaxspec.jobs
     main()

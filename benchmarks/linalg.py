@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.sparse.linalg as spla
 
-from _common import environment, md_table, time_alternating, write
+from _common import environment, md_table, restart_with_huge_pages, time_alternating, write
 
 jax.config.update("jax_enable_x64", True)
 
@@ -170,6 +170,7 @@ def main():
 
 
 if __name__ == "__main__":
+    restart_with_huge_pages()  # before any large allocation; see jaxspec.jobs
     t0 = time.time()
     main()
     print(f"total {time.time() - t0:.1f} s")

@@ -25,7 +25,7 @@ import jax.random as jr
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from _common import environment, md_table, time_alternating, write
+from _common import environment, md_table, restart_with_huge_pages, time_alternating, write
 
 jax.config.update("jax_enable_x64", True)
 
@@ -255,4 +255,5 @@ def main():
 
 
 if __name__ == "__main__":
+    restart_with_huge_pages()  # before any large allocation; see jaxspec.jobs
     main()

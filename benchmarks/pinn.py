@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from _common import environment, md_table, write
+from _common import environment, md_table, restart_with_huge_pages, write
 
 jax.config.update("jax_enable_x64", True)
 
@@ -241,4 +241,5 @@ def main():
 
 
 if __name__ == "__main__":
+    restart_with_huge_pages()  # before any large allocation; see jaxspec.jobs
     main()

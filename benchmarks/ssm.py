@@ -34,7 +34,7 @@ import numpy as np
 import scipy.linalg as sl
 
 import jaxspec.ssm as S
-from _common import environment, md_table, time_alternating, write
+from _common import environment, md_table, restart_with_huge_pages, time_alternating, write
 from jaxspec.ssm._filters import _compute
 
 try:
@@ -370,4 +370,5 @@ def main():
 
 
 if __name__ == "__main__":
+    restart_with_huge_pages()  # before any large allocation; see jaxspec.jobs
     main()

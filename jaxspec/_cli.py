@@ -171,6 +171,10 @@ def _data(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:  # the `jaxspec` command itself, not a call from Python
+        from ._core._malloc import restart_with_huge_pages
+
+        restart_with_huge_pages()
     args = _parser().parse_args(argv)
     if args.command is None:
         _parser().print_help()

@@ -8,6 +8,8 @@ import dataclasses
 import sys
 from pathlib import Path
 
+from jaxspec.jobs import restart_with_huge_pages as restart_with_huge_pages
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))  # _common: environment(), md_table(), write()
 

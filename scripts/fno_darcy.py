@@ -21,7 +21,7 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import jax.random as jr
-from _config import command, parse
+from _config import command, parse, restart_with_huge_pages
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,4 +82,5 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
+    restart_with_huge_pages()  # before any large allocation; see jaxspec.jobs
     main()

@@ -1,6 +1,7 @@
 """Batch jobs above the library: typed configs, run folders, distributed start-up, and one job
 per pillar (`jaxspec ssm train`, `jaxspec fno train`, ...). The library never imports this."""
 
+from .._core._malloc import restart_with_huge_pages as restart_with_huge_pages
 from ._analysis import (
     HessianJob as HessianJob,
     PinnJob as PinnJob,
