@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from jaxspec.jobs import restart_with_huge_pages as restart_with_huge_pages
+
 RESULTS = Path(__file__).parent / "results"
 
 
@@ -19,10 +21,12 @@ def block(x):
     return jax.block_until_ready(x)
 
 
-def time_alternating(fns: dict[str, Callable[[], object]], rounds: int = 5) -> dict:
+def time_alternating(fns: dict[str, Callable[[], object]], rounds: int = 5,
+                     keep_times: bool = False) -> dict:
     """Compile/warm each function once (reported), then time them alternating, `rounds` times.
 
-    Returns {name: {"compile_s", "median_s", "min_s", "max_s"}}.
+    Returns {name: {"compile_s", "median_s", "min_s", "max_s"}}, plus each round's "times"
+    with `keep_times`.
     """
     out = {}
     for name, fn in fns.items():
@@ -35,7 +39,7 @@ def time_alternating(fns: dict[str, Callable[[], object]], rounds: int = 5) -> d
             block(fn())
             out[name]["times"].append(time.perf_counter() - t)
     for d in out.values():
-        ts = d.pop("times")
+        ts = d["times"] if keep_times else d.pop("times")
         d.update(median_s=statistics.median(ts), min_s=min(ts), max_s=max(ts))
     return out
 
@@ -51,6 +55,8 @@ def environment() -> dict:
         "backend": jax.default_backend(),
         "devices": [str(d) for d in jax.devices()][:2],
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "GLIBC_TUNABLES": os.environ.get("GLIBC_TUNABLES"),
+        "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY"),
     }
 
 
@@ -62,7 +68,10 @@ def write(name: str, payload: dict, table_md: str, command: str | None = None) -
     env = payload.get("environment", {})
     head = (f"# {name} benchmark\n\n`{command}` on {env.get('machine')} "
             f"({env.get('cpu_count')} cores, load {env.get('loadavg')}), jax {env.get('jax')} "
-            f"{env.get('backend')}, {env.get('date')}.\n\n")
+            f"{env.get('backend')}, {env.get('date')}"
+            + "".join(f", {k}={env[k]}" for k in ("GLIBC_TUNABLES", "OMP_WAIT_POLICY")
+                      if env.get(k))
+            + ".\n\n")
     (RESULTS / f"{name}.md").write_text(head + table_md + "\n")
     print(head + table_md)
 

@@ -6,15 +6,20 @@ single-sample model. The
 neuraloperator model is configured as the FNO paper's (single linear lifting, no channel MLP
 in the blocks, linear skips, projection through 2 x width, grid features), with the same kept
 modes (neuraloperator counts the last axis as `n_modes // 2 + 1`); parameter counts are
-printed side by side as a check. Timings alternate between the tools (median of rounds);
+printed side by side as a check. Each tool is timed in its own worker process, one process
+at a time, the tools' processes alternating (`--repeats` runs of `--rounds` steps each);
 PyTorch is timed with 1 and 2 threads, XLA with its default.
 
-    python benchmarks/fno.py [--rounds N] [--quick]   # writes results/fno.{json,md}
+    python benchmarks/fno.py [--rounds N] [--repeats R] [--quick]   # results/fno.{json,md}
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import statistics
+import subprocess
+import sys
 import time
 
 import equinox as eqx
@@ -24,7 +29,7 @@ import jax.random as jr
 import optax
 
 import jaxspec.fno as jf
-from _common import environment, md_table, time_alternating, write
+from _common import environment, md_table, restart_with_huge_pages, time_alternating, write
 
 try:
     import neuralop
@@ -34,6 +39,8 @@ try:
 except ImportError:  # reported, not fatal
     torch = neuralop = None
     PEER = None
+
+BATCH = 20
 
 CASES = [
     # name, spatial, modes (ours), width, padding, factorization
@@ -103,42 +110,83 @@ def torch_step(spatial, modes, width, padding, factorization, batch):
     return run, count
 
 
-def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("--rounds", type=int, default=10)
-    p.add_argument("--quick", action="store_true")
-    args = p.parse_args()
-    rounds = 3 if args.quick else args.rounds
-    batch = 20
-    rows, raw = [], []
-    for name, spatial, modes, width, padding, fact in CASES:
-        run_j, count_j, mem_j = jax_step(spatial, modes, width, padding, fact, batch)
+def worker(tool: str, case: int, rounds: int) -> dict:
+    """Time one case with one tool in this process (the two variants of the tool alternating);
+    prints nothing, returns {variant: {"compile_s", "times"}, ...} plus sizes."""
+    _, spatial, modes, width, padding, fact = CASES[case]
+    batch = BATCH
+    if tool == "jax":
+        run_j, count, mem = jax_step(spatial, modes, width, padding, fact, batch)
         run_v, _, mem_v = jax_step(spatial, modes, width, padding, fact, batch, batched=False)
         fns = {"jaxspec": run_j, "jaxspec (vmap)": run_v}
-        count_t = None
-        if torch is not None:
-            run_t, count_t = torch_step(spatial, modes, width, padding, fact, batch)
+        extra = {"params": count, "temp_mib": mem, "vmap_temp_mib": mem_v}
+    else:
+        run_t, count = torch_step(spatial, modes, width, padding, fact, batch)
 
-            def t1(run=run_t):
-                torch.set_num_threads(1)
-                return run()
+        def t1(run=run_t):
+            torch.set_num_threads(1)
+            return run()
 
-            def t2(run=run_t):
-                torch.set_num_threads(2)
-                return run()
+        def t2(run=run_t):
+            torch.set_num_threads(2)
+            return run()
 
-            fns["torch (1 thread)"] = t1
-            fns["torch (2 threads)"] = t2
-        t = time_alternating(fns, rounds=rounds)
-        jx = t["jaxspec"]["median_s"]
-        jv = t["jaxspec (vmap)"]["median_s"]
-        r = {"case": name, "params_jaxspec": count_j, "params_peer": count_t,
-             "jaxspec": t["jaxspec"], "jaxspec_vmap": t["jaxspec (vmap)"],
-             "jax_temp_mib": mem_j, "jax_vmap_temp_mib": mem_v}
-        row = [name, count_j, count_t or "-", f"{1e3 * jx:.1f}", f"{1e3 * jv:.1f}",
+        fns = {"torch (1 thread)": t1, "torch (2 threads)": t2}
+        extra = {"params": count}
+    return {"timings": time_alternating(fns, rounds=rounds, keep_times=True), **extra}
+
+
+def run_worker(tool: str, case: int, rounds: int) -> dict:
+    cmd = [sys.executable, __file__, "--worker", tool, "--case", str(case),
+           "--rounds", str(rounds)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    return json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
+
+
+def merge(parts: list[dict]) -> dict:
+    """Pool the timed rounds of several worker runs of one tool."""
+    out = {}
+    for part in parts:
+        for k, d in part["timings"].items():
+            o = out.setdefault(k, {"compile_s": d["compile_s"], "times": []})
+            o["times"] += d["times"]
+    for d in out.values():
+        ts = d.pop("times")
+        d.update(median_s=statistics.median(ts), min_s=min(ts), max_s=max(ts), n=len(ts))
+    return out
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--rounds", type=int, default=5, help="timed rounds per worker run")
+    p.add_argument("--repeats", type=int, default=3, help="alternating worker runs per tool")
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--worker", choices=["jax", "torch"], help=argparse.SUPPRESS)
+    p.add_argument("--case", type=int, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.case, args.rounds), default=float))
+        return
+    rounds, repeats = (2, 1) if args.quick else (args.rounds, args.repeats)
+    tools = ["jax", "torch"] if torch is not None else ["jax"]
+    rows, raw = [], []
+    for i, (name, *_) in enumerate(CASES):
+        parts = {tool: [] for tool in tools}
+        for _ in range(repeats):  # the tools' processes alternate; one runs at a time
+            for tool in tools:
+                parts[tool].append(run_worker(tool, i, rounds))
+        t = merge(parts["jax"])
+        jx, jv = t["jaxspec"]["median_s"], t["jaxspec (vmap)"]["median_s"]
+        mem_j, count_j = parts["jax"][0]["temp_mib"], parts["jax"][0]["params"]
+        r = {"case": name, "params_jaxspec": count_j, "jaxspec": t["jaxspec"],
+             "jaxspec_vmap": t["jaxspec (vmap)"], "jax_temp_mib": mem_j,
+             "jax_vmap_temp_mib": parts["jax"][0]["vmap_temp_mib"]}
+        row = [name, count_j, "-", f"{1e3 * jx:.1f}", f"{1e3 * jv:.1f}",
                f"{t['jaxspec']['compile_s']:.1f}", f"{mem_j:.0f}"]
         if torch is not None:
-            r["torch_1"], r["torch_2"] = t["torch (1 thread)"], t["torch (2 threads)"]
+            tt = merge(parts["torch"])
+            r["params_peer"] = row[2] = parts["torch"][0]["params"]
+            r["torch_1"], r["torch_2"] = tt["torch (1 thread)"], tt["torch (2 threads)"]
             t1s, t2s = r["torch_1"]["median_s"], r["torch_2"]["median_s"]
             row += [f"{1e3 * t1s:.1f}", f"{1e3 * t2s:.1f}", f"{min(t1s, t2s) / jx:.2f}",
                     f"{min(t1s, t2s) / jv:.2f}"]
@@ -147,10 +195,14 @@ def main():
         raw.append(r)
         rows.append(row)
         print(row, flush=True)
-    payload = {"environment": environment(), "peer": PEER, "batch": batch, "cases": raw}
+    payload = {"environment": environment(), "peer": PEER, "batch": BATCH, "rounds": rounds,
+               "repeats": repeats, "cases": raw}
     md = (f"Peer: {PEER or 'neuraloperator not installed'}. One training step (forward, "
-          f"backward, Adam) on a batch of {batch}, float32, median of {rounds} alternating "
-          "rounds; speed-up = best PyTorch time / jaxspec time. \"jaxspec\" is the batch-major "
+          f"backward, Adam) on a batch of {BATCH}, float32. Each tool runs in its own worker "
+          f"process, one at a time ({repeats} alternating worker runs per tool and case, "
+          f"{rounds} timed rounds each; median of all): with 2 cores, two runtimes in one "
+          "process slowed each other's steps by 15-40 % through their idle worker threads. "
+          "Speed-up = best PyTorch time / jaxspec time. \"jaxspec\" is the batch-major "
           "path `fit` uses (`fno.batch_apply(model, x)`, i.e. `model.batched`); \"vmap\" is "
           "`jax.vmap(model)` of the single-sample call (same numbers, per-sample channel maps). "
           "JAX compile time and the compiled step's XLA temp memory (batch-major path) are "
@@ -162,6 +214,7 @@ def main():
 
 
 if __name__ == "__main__":
+    restart_with_huge_pages()  # before any large allocation; see jaxspec.jobs
     t0 = time.perf_counter()
     main()
     print(f"total {time.perf_counter() - t0:.0f} s")
