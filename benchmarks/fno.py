@@ -139,8 +139,11 @@ def worker(tool: str, case: int, rounds: int) -> dict:
 def run_worker(tool: str, case: int, rounds: int) -> dict:
     cmd = [sys.executable, __file__, "--worker", tool, "--case", str(case),
            "--rounds", str(rounds)]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    return json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmark worker {tool!r} (case {case}) failed:\n"
+                           f"{proc.stderr[-4000:]}")
+    return json.loads([line for line in proc.stdout.splitlines() if line.startswith("{")][-1])
 
 
 def merge(parts: list[dict]) -> dict:
