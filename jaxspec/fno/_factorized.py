@@ -10,22 +10,17 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
-import numpy as np
 from jaxtyping import Array, PRNGKeyArray
 
 from .._core._dtypes import default_float_dtype
 from ._spectral_conv import (
     SpectralLayer,
     _complex,
+    _real_part,
     channel_map,
     mode_shape,
     normalize_modes,
 )
-
-
-def _real(complex_dtype) -> np.dtype:
-    """The real dtype of a complex block's parts."""
-    return np.dtype(np.float64 if np.dtype(complex_dtype).itemsize >= 16 else np.float32)
 
 
 def cp_rank(rank: int | float, in_channels: int, out_channels: int, mshape) -> int:
@@ -95,7 +90,7 @@ class CPSpectralConv(SpectralLayer):
         return jnp.stack([w.real, w.imag]).astype(self.a.dtype)
 
     def _mix(self, block: Array) -> Array:
-        a, b, cs = self._factors(_real(block.dtype))
+        a, b, cs = self._factors(_real_part(block.dtype))
         d = len(self.modes)
         t = channel_map(block, a, d)  # (..., r, *modes)
         for ax, c in enumerate(cs):
@@ -224,7 +219,7 @@ class TuckerSpectralConv(SpectralLayer):
         return jnp.stack([w.real, w.imag]).astype(self.core.dtype)
 
     def _mix(self, block: Array) -> Array:
-        core, u, v, cs = self._parts(_real(block.dtype))
+        core, u, v, cs = self._parts(_real_part(block.dtype))
         g = self._expanded_core(core, cs)
         letters = "xyz"[: len(cs)]
         t = channel_map(block, u, len(cs))  # (..., r_in, *modes)

@@ -21,6 +21,11 @@ def _complex(dtype) -> np.dtype:
     return np.dtype(jnp.complex128 if np.dtype(dtype).itemsize >= 8 else jnp.complex64)
 
 
+def _real_part(complex_dtype) -> np.dtype:
+    """The real dtype of a complex dtype's parts."""
+    return np.dtype(np.float64 if np.dtype(complex_dtype).itemsize >= 16 else np.float32)
+
+
 def mode_shape(modes: Sequence[int]) -> tuple[int, ...]:
     """Shape of the kept-mode block: `2 m` (positive and negative frequencies) on every axis but
     the last, `m` on the last (the half spectrum of a real FFT)."""
@@ -201,7 +206,7 @@ def dense_mix(block: Array, weights: Array) -> Array:
     `(..., out, *mode_shape)`."""
     d = weights.ndim - 3
     letters = "abc"[:d]
-    real = np.float64 if np.dtype(block.dtype).itemsize >= 16 else np.float32
+    real = _real_part(block.dtype)
     w = jax.lax.complex(weights[0].astype(real), weights[1].astype(real))
     return jnp.einsum(f"...i{letters},io{letters}->...o{letters}", block, w)
 
