@@ -56,7 +56,6 @@ def environment() -> dict:
         "devices": [str(d) for d in jax.devices()][:2],
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
         "GLIBC_TUNABLES": os.environ.get("GLIBC_TUNABLES"),
-        "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY"),
     }
 
 
@@ -69,8 +68,7 @@ def write(name: str, payload: dict, table_md: str, command: str | None = None) -
     head = (f"# {name} benchmark\n\n`{command}` on {env.get('machine')} "
             f"({env.get('cpu_count')} cores, load {env.get('loadavg')}), jax {env.get('jax')} "
             f"{env.get('backend')}, {env.get('date')}"
-            + "".join(f", {k}={env[k]}" for k in ("GLIBC_TUNABLES", "OMP_WAIT_POLICY")
-                      if env.get(k))
+            + (f", GLIBC_TUNABLES={env['GLIBC_TUNABLES']}" if env.get("GLIBC_TUNABLES") else "")
             + ".\n\n")
     (RESULTS / f"{name}.md").write_text(head + table_md + "\n")
     print(head + table_md)

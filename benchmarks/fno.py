@@ -114,14 +114,13 @@ def worker(tool: str, case: int, rounds: int) -> dict:
     """Time one case with one tool in this process (the two variants of the tool alternating);
     prints nothing, returns {variant: {"compile_s", "times"}, ...} plus sizes."""
     _, spatial, modes, width, padding, fact = CASES[case]
-    batch = BATCH
     if tool == "jax":
-        run_j, count, mem = jax_step(spatial, modes, width, padding, fact, batch)
-        run_v, _, mem_v = jax_step(spatial, modes, width, padding, fact, batch, batched=False)
+        run_j, count, mem = jax_step(spatial, modes, width, padding, fact, BATCH)
+        run_v, _, mem_v = jax_step(spatial, modes, width, padding, fact, BATCH, batched=False)
         fns = {"jaxspec": run_j, "jaxspec (vmap)": run_v}
         extra = {"params": count, "temp_mib": mem, "vmap_temp_mib": mem_v}
     else:
-        run_t, count = torch_step(spatial, modes, width, padding, fact, batch)
+        run_t, count = torch_step(spatial, modes, width, padding, fact, BATCH)
 
         def t1(run=run_t):
             torch.set_num_threads(1)
