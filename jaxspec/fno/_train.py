@@ -138,7 +138,8 @@ def loss_fn(name: str) -> Callable[[Array, Array], Array]:
 
 @dataclasses.dataclass
 class TrainResult:
-    """The trained `Operator`, per-epoch history (train loss, test relative L2, lr, time)."""
+    """The trained `Operator`, per-epoch history (train loss, test relative L2, lr, and
+    `time_s`, training time since the run began, summed over resumed calls)."""
 
     operator: Operator
     history: list[dict]
@@ -308,7 +309,8 @@ def fit(
         return eqx.combine(eqx.tree_at(lambda q: (q.inp, q.out), p, replace=stats,
                                        is_leaf=lambda v: v is None), static)
 
-    t0 = time.perf_counter()
+    # `time_s` is training time since the run began, summed over resumed calls
+    t0 = time.perf_counter() - (history[-1]["time_s"] if history else 0.0)
     end = config.epochs if stop_after is None else min(config.epochs, start + int(stop_after))
     with preemption_guard() as flag:
         for epoch in range(start, end):

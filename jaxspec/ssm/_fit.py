@@ -57,7 +57,8 @@ def _batch(task: Task, idx, dtype):
 
 @dataclasses.dataclass
 class FitResult:
-    """`model`, `history` (records of step, loss and eval metrics), `seconds` of this call,
+    """`model`, `history` (records of step, loss and eval metrics; `time_s` counts
+    training time since the run began, over resumed calls), `seconds` of this call,
     `start_step` (> 0 after a resume) and `stopped` ("", "stop_after" or "sigterm")."""
 
     model: eqx.Module
@@ -221,7 +222,10 @@ def fit(
             _write_metrics(folder, history)
 
     end = steps if stop_after is None else min(steps, start + int(stop_after))
-    t0, running = time.perf_counter(), []
+    # `time_s` is training time since the run began, summed over resumed calls
+    call_start = time.perf_counter()
+    t0 = call_start - (history[-1]["time_s"] if history else 0.0)
+    running = []
     stopped = ""
 
     def save(i):
@@ -269,7 +273,7 @@ def fit(
         stopped = "stop_after"
     if ckpt is not None:
         ckpt.close()
-    return FitResult(eqx.combine(params, static), history, time.perf_counter() - t0, start,
+    return FitResult(eqx.combine(params, static), history, time.perf_counter() - call_start, start,
                      stopped)
 
 

@@ -108,6 +108,9 @@ def test_checkpoint_resume_equals_uninterrupted_run(burgers_data, tmp_path):
         np.testing.assert_allclose(u, v, rtol=1e-12, atol=1e-14)
     lines = (tmp_path / "b" / "metrics.jsonl").read_text().strip().splitlines()
     assert len(lines) == 4
+    # time_s counts training time since the run began, across the resumed call
+    times = [r["time_s"] for r in rest.history]
+    assert times == sorted(times) and times[2] > times[1] > 0
     with pytest.raises(ValueError, match="another configuration"):
         fno.fit(m, (x[:64], y[:64]), None, fno.TrainConfig(epochs=5), run_dir=tmp_path / "b",
                 progress=False)

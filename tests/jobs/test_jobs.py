@@ -231,6 +231,21 @@ def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
     assert step_dir.exists()  # nothing overwritten or deleted
 
 
+def test_resumed_fit_counts_time_since_the_run_began(tmp_path):
+    train = S.parity(32, max_len=8, seed=0)
+    model = S.SequenceModel(2, vocab_size=3, d_model=4, num_layers=1, state_size=2,
+                            pooling=None, key=jr.key(0))
+    kw = dict(steps=4, batch_size=4, key=jr.key(1), progress=False, checkpoint_every=2,
+              log_every=2, run_dir=tmp_path)
+    first = S.fit(model, train, stop_after=2, **kw)
+    rest = S.fit(model, train, **kw)
+    assert rest.start_step == 2 and [r["step"] for r in rest.history] == [2, 4]
+    t_first, t_total = first.history[-1]["time_s"], rest.history[-1]["time_s"]
+    assert rest.history[0]["time_s"] == t_first
+    assert t_total > t_first > 0
+    assert 0 < rest.seconds < t_total  # `seconds` is this call's only
+
+
 def test_cli_help_explains_jobs(capsys):
     from jaxspec._cli import main
 
