@@ -2,13 +2,13 @@
 
 A step is forward + backward + Adam on a batch of 20 with the relative L2 loss, through
 `fno.batch_apply` (the path `fno.fit` takes) and, for comparison, `jax.vmap` of the
-single-sample model. The
-neuraloperator model is configured as the FNO paper's (single linear lifting, no channel MLP
-in the blocks, linear skips, projection through 2 x width, grid features), with the same kept
-modes (neuraloperator counts the last axis as `n_modes // 2 + 1`); parameter counts are
-printed side by side as a check. Each tool is timed in its own worker process, one process
-at a time, the tools' processes alternating (`--repeats` runs of `--rounds` steps each);
-PyTorch is timed with 1 and 2 threads, XLA with its default.
+single-sample model. The neuraloperator model is configured as the FNO paper's (single linear
+lifting, no channel MLP in the blocks, linear skips, a projection through 128 channels as the
+paper's `fc1`, grid features), with the same kept modes (neuraloperator counts the last axis
+as `n_modes // 2 + 1`); parameter counts are printed side by side, and a dense case whose
+counts differ is an error. Each tool is timed in its own worker process, one process at a
+time, the tools' processes alternating (`--repeats` runs of `--rounds` steps each); PyTorch
+is timed with 1 and 2 threads, XLA with its default.
 
     python benchmarks/fno.py [--rounds N] [--repeats R] [--quick]   # results/fno.{json,md}
 """
@@ -41,6 +41,7 @@ except ImportError:  # reported, not fatal
     PEER = None
 
 BATCH = 20
+PROJECTION = 128  # the FNO paper's projection width (fc1: width -> 128 -> out) in every case
 
 CASES = [
     # name, spatial, modes (ours), width, padding, factorization
@@ -52,8 +53,8 @@ CASES = [
 
 
 def jax_step(spatial, modes, width, padding, factorization, batch, batched=True):
-    model = jf.FNO(1, 1, modes, width, padding=padding, factorization=factorization, rank=0.1,
-                   dtype=jnp.float32, key=jr.key(0))
+    model = jf.FNO(1, 1, modes, width, padding=padding, projection_channels=PROJECTION,
+                   factorization=factorization, rank=0.1, dtype=jnp.float32, key=jr.key(0))
     params, static = eqx.partition(model, eqx.is_inexact_array)
     opt = optax.adam(1e-3)
     state = opt.init(params)
@@ -87,7 +88,8 @@ def torch_step(spatial, modes, width, padding, factorization, batch):
     n_modes = (*(2 * m for m in modes[:-1]), 2 * modes[-1] - 2)  # last axis keeps n // 2 + 1
     model = neuralop.models.FNO(
         n_modes=n_modes, in_channels=1, out_channels=1, hidden_channels=width, n_layers=4,
-        lifting_channel_ratio=0, projection_channel_ratio=2, use_channel_mlp=False,
+        lifting_channel_ratio=0, projection_channel_ratio=PROJECTION / width,
+        use_channel_mlp=False,
         fno_skip="linear", domain_padding=padding if padding else None,
         positional_embedding="grid",
         **({"factorization": factorization, "rank": 0.1, "implementation": "factorized"}
@@ -188,6 +190,9 @@ def main():
         if torch is not None:
             tt = merge(parts["torch"])
             r["params_peer"] = row[2] = parts["torch"][0]["params"]
+            if CASES[i][5] is None and r["params_peer"] != count_j:
+                raise RuntimeError(f"{name}: the models differ ({count_j} parameters in "
+                                   f"jaxspec, {r['params_peer']} in neuraloperator)")
             r["torch_1"], r["torch_2"] = tt["torch (1 thread)"], tt["torch (2 threads)"]
             t1s, t2s = r["torch_1"]["median_s"], r["torch_2"]["median_s"]
             row += [f"{1e3 * t1s:.1f}", f"{1e3 * t2s:.1f}", f"{min(t1s, t2s) / jx:.2f}",
