@@ -31,3 +31,15 @@ def command(script: str, argv=None) -> str:
     """The command line that reproduces a script's results (for the results header)."""
     args = sys.argv[1:] if argv is None else list(argv)
     return " ".join(["python", f"scripts/{Path(script).name}", *args])
+
+
+def finished(res, what: str) -> bool:
+    """Whether a `fno.fit` result ran all its epochs; if not (stopped by SIGTERM or
+    `stop_after`), say so and where to pick up, so the script writes no results for a partly
+    trained model."""
+    if not res.stopped:
+        return True
+    done = res.history[-1]["epoch"] if res.history else 0
+    print(f"{what}: stopped ({res.stopped}) after epoch {done}; no results written. Rerun the "
+          "same command to resume from the checkpoint.", file=sys.stderr, flush=True)
+    return False

@@ -24,7 +24,7 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import jax.random as jr
-from _config import command, parse, restart_with_huge_pages
+from _config import command, finished, parse, restart_with_huge_pages
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,6 +68,8 @@ def main(argv=None) -> dict:
                          normalize_inputs=True, normalize_outputs=True, seed=cfg.seed)
     t0 = time.perf_counter()
     res = fno.fit(model, train, test, tc, run_dir=Path(cfg.run_dir))
+    if not finished(res, "FNO-1D"):
+        return {"stopped": res.stopped}
     t_train = time.perf_counter() - t0
     # training seconds from the run's own log (cumulative over resumed calls)
     models = {f"FNO-1D, {cfg.epochs} epochs (step {cfg.step_size})":
@@ -78,6 +80,8 @@ def main(argv=None) -> dict:
                              loss="sobolev:-1", seed=cfg.seed)
         ref = fno.spectral_refine(res.operator, train, test, rc,
                                   run_dir=Path(cfg.run_dir + "_refine"))
+        if not finished(ref, "Spectral-Refiner"):
+            return {"stopped": ref.stopped}
         models[f"+ Spectral-Refiner, {cfg.refine_epochs} epochs H^-1 (lr {cfg.refine_lr:g}), "
                "last layer all modes"] = (
             ref.operator, ref.history[-1]["time_s"])
@@ -86,6 +90,8 @@ def main(argv=None) -> dict:
         tc1 = dataclasses.replace(tc, epochs=cfg.t1_epochs,
                                   step_size=max(1, cfg.t1_epochs * cfg.step_size // cfg.epochs))
         r1 = fno.fit(t1, train, test, tc1, run_dir=Path(cfg.run_dir + "_t1"))
+        if not finished(r1, "T1"):
+            return {"stopped": r1.stopped}
         models[f"T1 (DFT, {cfg.t1_modes} modes), {cfg.t1_epochs} epochs"] = (
             r1.operator, r1.history[-1]["time_s"])
     errors, rows = {}, []

@@ -21,7 +21,7 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import jax.random as jr
-from _config import command, parse, restart_with_huge_pages
+from _config import command, finished, parse, restart_with_huge_pages
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,6 +63,8 @@ def main(argv=None) -> dict:
     tc = fno.TrainConfig(epochs=cfg.epochs, step_size=cfg.step_size, batch_size=cfg.batch_size,
                          normalize_inputs=True, normalize_outputs=True, seed=cfg.seed)
     res = fno.fit(model, train, test, tc, run_dir=Path(cfg.run_dir))
+    if not finished(res, "FNO-2D"):
+        return {"stopped": res.stopped}
     t_train = res.history[-1]["time_s"]  # from the run's own log: cumulative over resumed calls
     errors = {s: fno.evaluate(res.operator, *split(ds, cfg.n_train, n)) for s, ds in sets.items()}
     out = {"config": dataclasses.asdict(cfg), "environment": environment(),

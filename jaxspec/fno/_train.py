@@ -139,11 +139,15 @@ def loss_fn(name: str) -> Callable[[Array, Array], Array]:
 @dataclasses.dataclass
 class TrainResult:
     """The trained `Operator`, per-epoch history (train loss, test relative L2, lr, and
-    `time_s`, training time since the run began, summed over resumed calls)."""
+    `time_s`, training time since the run began, summed over resumed calls), the epoch this
+    call resumed from, and `stopped`: "" when all `config.epochs` are done, "stop_after" or
+    "sigterm" when this call returned early (the operator is then the partly trained one;
+    call again with the same `run_dir` to continue)."""
 
     operator: Operator
     history: list[dict]
     resumed_from: int
+    stopped: str = ""
 
 
 @eqx.filter_jit
@@ -343,7 +347,9 @@ def fit(
                 break
     if ckpt is not None:
         ckpt.close()
-    return TrainResult(assemble(frozen), history, start)
+    done = history[-1]["epoch"] if history else start
+    stopped = "" if done >= config.epochs else ("sigterm" if flag.requested else "stop_after")
+    return TrainResult(assemble(frozen), history, start, stopped)
 
 
 def _rewrite_metrics(folder: Path, history: list[dict]) -> None:

@@ -88,10 +88,11 @@ def run_fno(cfg: FNOJob, run_dir: str | Path, *, progress: bool = True,
                          keep_checkpoints=cfg.keep, log_every=max(1, cfg.epochs // 20))
     res = fno.fit(model, train, test, tc, run_dir=folder, progress=progress,
                   stop_after=stop_after, mesh=data_mesh() if cfg.data_parallel else None)
-    done = res.history[-1]["epoch"] if res.history else 0
-    if done < cfg.epochs:
-        log.info("stopped at epoch %d of %d; rerun the same command to resume", done, cfg.epochs)
-        return {"stopped": "stop_after_or_sigterm", "epoch": done}
+    if res.stopped:
+        done = res.history[-1]["epoch"] if res.history else 0
+        log.info("stopped (%s) at epoch %d of %d; rerun the same command to resume",
+                 res.stopped, done, cfg.epochs)
+        return {"stopped": res.stopped, "epoch": done}
     result = {"dataset": cfg.dataset, "test_relative_l2": fno.evaluate(res.operator, *test),
               "final": res.history[-1], "resumed_from": res.resumed_from,
               "params_sha256": params_digest(res.operator)}

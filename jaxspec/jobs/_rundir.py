@@ -35,6 +35,8 @@ def prepare_run_dir(path: str | Path, cfg, *, primary: bool = True) -> Path:
 def setup_logging(folder: Path, name: str) -> logging.Logger:
     log = logging.getLogger(f"jaxspec.jobs.{name}")
     log.setLevel(logging.INFO)
+    for h in log.handlers:  # a second job in one process: close the previous run's log file
+        h.close()
     log.handlers.clear()
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(message)s")
     for h in (logging.FileHandler(folder / "log.txt"), logging.StreamHandler(sys.stderr)):

@@ -1,5 +1,10 @@
 """FNO model, super-resolution evaluation, training on solver-generated Burgers data, resume."""
 
+import os
+import signal
+import threading
+import time
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -99,9 +104,10 @@ def test_checkpoint_resume_equals_uninterrupted_run(burgers_data, tmp_path):
     full = fno.fit(m, (x[:64], y[:64]), None, cfg, run_dir=tmp_path / "a", progress=False)
     part = fno.fit(m, (x[:64], y[:64]), None, cfg, run_dir=tmp_path / "b", progress=False,
                    stop_after=2)
-    assert len(part.history) == 2
+    assert len(part.history) == 2 and part.stopped == "stop_after"
+    assert full.stopped == ""
     rest = fno.fit(m, (x[:64], y[:64]), None, cfg, run_dir=tmp_path / "b", progress=False)
-    assert rest.resumed_from == 2 and len(rest.history) == 4
+    assert rest.resumed_from == 2 and len(rest.history) == 4 and rest.stopped == ""
     a = jax.tree_util.tree_leaves(eqx_filter(full.operator))
     b = jax.tree_util.tree_leaves(eqx_filter(rest.operator))
     for u, v in zip(a, b, strict=True):
@@ -114,6 +120,30 @@ def test_checkpoint_resume_equals_uninterrupted_run(burgers_data, tmp_path):
     with pytest.raises(ValueError, match="another configuration"):
         fno.fit(m, (x[:64], y[:64]), None, fno.TrainConfig(epochs=5), run_dir=tmp_path / "b",
                 progress=False)
+
+
+def test_sigterm_checkpoints_and_reports_the_stop(burgers_data, tmp_path):
+    x, y = burgers_data
+    m = fno.FNO(1, 1, 4, 8, ndim=1, key=jr.key(3))
+    cfg = fno.TrainConfig(epochs=100_000, batch_size=16, checkpoint_every=10_000)
+    metrics = tmp_path / "metrics.jsonl"
+
+    def terminate_once_training():  # the first metrics line: inside fit's SIGTERM guard
+        while not (metrics.exists() and metrics.read_text().strip()):
+            time.sleep(0.005)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    killer = threading.Thread(target=terminate_once_training, daemon=True)
+    killer.start()
+    res = fno.fit(m, (x[:32], y[:32]), None, cfg, run_dir=tmp_path, progress=False)
+    killer.join()
+    done = res.history[-1]["epoch"]
+    assert res.stopped == "sigterm" and 1 <= done < cfg.epochs
+    assert (tmp_path / "checkpoints" / str(done)).is_dir()  # saved on the way out
+    # the next call resumes there (one more epoch, then stops again by `stop_after`)
+    more = fno.fit(m, (x[:32], y[:32]), None, cfg, run_dir=tmp_path, progress=False,
+                   stop_after=1)
+    assert more.resumed_from == done and more.stopped == "stop_after"
 
 
 def test_training_input_errors(burgers_data):

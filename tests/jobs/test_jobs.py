@@ -246,6 +246,16 @@ def test_resumed_fit_counts_time_since_the_run_began(tmp_path):
     assert 0 < rest.seconds < t_total  # `seconds` is this call's only
 
 
+def test_fno_job_that_stops_early_writes_no_result(tmp_path):
+    cfg = jobs.load_config(jobs.FNOJob, None, [*FNO_SET, "epochs=3", f"cache={tmp_path}/c"])
+    part = jobs.run_fno(cfg, tmp_path / "r", progress=False, stop_after=2)
+    assert part == {"stopped": "stop_after", "epoch": 2}
+    assert not (tmp_path / "r" / "result.json").exists()
+    done = jobs.run_fno(cfg, tmp_path / "r", progress=False)
+    assert done["resumed_from"] == 2 and done["final"]["epoch"] == 3
+    assert json.loads((tmp_path / "r" / "result.json").read_text())["final"]["epoch"] == 3
+
+
 def test_cli_help_explains_jobs(capsys):
     from jaxspec._cli import main
 
