@@ -43,3 +43,19 @@ def finished(res, what: str) -> bool:
     print(f"{what}: stopped ({res.stopped}) after epoch {done}; no results written. Rerun the "
           "same command to resume from the checkpoint.", file=sys.stderr, flush=True)
     return False
+
+
+def refine(res, train, test, cfg):
+    """The scripts' Spectral-Refiner stage: the trained FNO's last spectral layer widened to
+    every mode and fine-tuned for `cfg.refine_epochs` epochs under H^-1 at `cfg.refine_lr` (the
+    rest frozen), in `cfg.run_dir`_refine. Returns the results-table label and the fit result."""
+    from jaxspec import fno
+
+    rc = fno.TrainConfig(epochs=cfg.refine_epochs, step_size=max(1, cfg.refine_epochs // 2),
+                         batch_size=cfg.batch_size, learning_rate=cfg.refine_lr,
+                         loss="sobolev:-1", seed=cfg.seed)
+    ref = fno.spectral_refine(res.operator, train, test, rc,
+                              run_dir=Path(cfg.run_dir + "_refine"))
+    label = (f"+ Spectral-Refiner, {cfg.refine_epochs} epochs H^-1 (lr {cfg.refine_lr:g}), "
+             "last layer all modes")
+    return label, ref

@@ -27,7 +27,7 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import jax.random as jr
-from _config import command, finished, parse, restart_with_huge_pages
+from _config import command, finished, parse, refine, restart_with_huge_pages
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,15 +79,10 @@ def main(argv=None) -> dict:
     models = {f"FNO-2D, {cfg.epochs} epochs (step {cfg.step_size})":
               (res.operator, res.history[-1]["time_s"])}
     if cfg.refine_epochs:
-        rc = fno.TrainConfig(epochs=cfg.refine_epochs, step_size=max(1, cfg.refine_epochs // 2),
-                             batch_size=cfg.batch_size, learning_rate=cfg.refine_lr,
-                             loss="sobolev:-1", seed=cfg.seed)
-        ref = fno.spectral_refine(res.operator, train, test, rc,
-                                  run_dir=Path(cfg.run_dir + "_refine"))
+        label, ref = refine(res, train, test, cfg)
         if not finished(ref, "Spectral-Refiner"):
             return {"stopped": ref.stopped}
-        models[f"+ Spectral-Refiner, {cfg.refine_epochs} epochs H^-1 (lr {cfg.refine_lr:g}), "
-               "last layer all modes"] = (ref.operator, ref.history[-1]["time_s"])
+        models[label] = (ref.operator, ref.history[-1]["time_s"])
     if cfg.t1_epochs:
         t1 = fno.T1(1, 1, (cfg.t1_modes, cfg.t1_modes), cfg.width, transform="dct",
                     key=jr.key(cfg.seed))
