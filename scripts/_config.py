@@ -59,3 +59,15 @@ def refine(res, train, test, cfg):
     label = (f"+ Spectral-Refiner, {cfg.refine_epochs} epochs H^-1 (lr {cfg.refine_lr:g}), "
              "last layer all modes")
     return label, ref
+
+
+def fit_t1(t1, train, test, tc, cfg):
+    """The scripts' Transform-Once stage: `t1` trained with the FNO's recipe `tc` over
+    `cfg.t1_epochs` epochs (the learning-rate steps scaled to match), in `cfg.run_dir`_t1."""
+    import dataclasses
+
+    from jaxspec import fno
+
+    tc1 = dataclasses.replace(tc, epochs=cfg.t1_epochs,
+                              step_size=max(1, cfg.t1_epochs * cfg.step_size // cfg.epochs))
+    return fno.fit(t1, train, test, tc1, run_dir=Path(cfg.run_dir + "_t1"))

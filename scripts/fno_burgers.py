@@ -24,7 +24,7 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import jax.random as jr
-from _config import command, finished, parse, refine, restart_with_huge_pages
+from _config import command, finished, fit_t1, parse, refine, restart_with_huge_pages
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,9 +81,7 @@ def main(argv=None) -> dict:
         models[label] = (ref.operator, ref.history[-1]["time_s"])
     if cfg.t1_epochs:
         t1 = fno.T1(1, 1, cfg.t1_modes, cfg.width, ndim=1, key=jr.key(cfg.seed))
-        tc1 = dataclasses.replace(tc, epochs=cfg.t1_epochs,
-                                  step_size=max(1, cfg.t1_epochs * cfg.step_size // cfg.epochs))
-        r1 = fno.fit(t1, train, test, tc1, run_dir=Path(cfg.run_dir + "_t1"))
+        r1 = fit_t1(t1, train, test, tc, cfg)
         if not finished(r1, "T1"):
             return {"stopped": r1.stopped}
         models[f"T1 (DFT, {cfg.t1_modes} modes), {cfg.t1_epochs} epochs"] = (
