@@ -39,6 +39,21 @@ class ModeMix(eqx.Module):
                           self.weight.astype(h.dtype))
 
 
+class AxisMix(eqx.Module):
+    """Mixes the kept modes along one frequency axis, separately for each channel:
+    `h[c, .., k, ..] <- sum_j weight[c, k, j] h[c, .., j, ..]`. A layer made only of per-mode
+    maps is diagonal in frequency (each output mode sees only its own input mode); this is
+    what lets T1 couple modes, as products of fields do."""
+
+    weight: Array
+    axis: int = eqx.field(static=True)
+
+    def __call__(self, h: Array) -> Array:
+        moved = jnp.moveaxis(h, self.axis, -1)
+        out = jnp.einsum("c...j,ckj->c...k", moved, self.weight.astype(h.dtype))
+        return jnp.moveaxis(out, -1, self.axis)
+
+
 def _variance_preserving(key, shape, fan_in, dtype, branches=2):
     """Normal weights with variance `1 / (branches * fan_in)`: the sum of `branches` such maps
     keeps the feature variance (T1's variance-preserving initialisation)."""
@@ -51,16 +66,21 @@ class T1(eqx.Module):
     The input is transformed once (`transform="dft"`: real FFT, the kept block of `modes` as
     in `SpectralConv`, real and imaginary parts as separate channels; `"dct"`: type-II cosine
     transform, the first `modes` coefficients, for non-periodic data). Coefficients are scaled
-    like Fourier-series coefficients (independent of the grid). Frequency-domain layers
-    `h <- act(M h + W h)` mix channels per mode (`M`) and across all modes (`W`), with the
-    variance-preserving initialisation; a projection gives the output coefficients, which the
-    single inverse transform returns to the grid (`inverse=False` returns the coefficients
+    like Fourier-series coefficients (independent of the grid). Each frequency-domain layer
+    mixes channels per mode (`M`) and with one matrix shared by all modes (`W`), both with the
+    variance-preserving initialisation, then mixes the modes along each axis (`AxisMix`, per
+    channel), with a residual connection: `h <- h + S_d..S_1 act(M h + W h)`. Without the
+    mode mixing every layer would act on each frequency separately, and the operator could
+    not couple modes, as the solution map of any nonlinear or variable-coefficient PDE does.
+    A projection gives the output coefficients, which the single inverse transform returns to
+    the grid (`inverse=False` returns the coefficients
     `(out_channels[, 2], *modes)` for losses in frequency space).
     """
 
     lift: Pointwise
     mix: tuple[ModeMix, ...]
     point: tuple[Pointwise, ...]
+    spread: tuple[tuple[AxisMix, ...], ...]
     proj1: Pointwise
     proj2: Pointwise
     modes: tuple[int, ...] = eqx.field(static=True)
@@ -103,6 +123,14 @@ class T1(eqx.Module):
                 keys[1 + num_layers + i], (width, width), width, dtype))
             point.append(p)
         self.point = tuple(point)
+        # the mode mixing starts at the identity: at initialisation each layer acts on every
+        # frequency separately (the inductive bias of a Fourier multiplier), and training adds
+        # the coupling between modes that the data need
+        self.spread = tuple(
+            tuple(AxisMix(jnp.broadcast_to(jnp.eye(m, dtype=dtype), (width, m, m)), 1 + a)
+                  for a, m in enumerate(mshape))
+            for _ in range(num_layers)
+        )
         self.proj1 = Pointwise(width, projection_channels, dtype=dtype, key=keys[-2])
         self.proj2 = Pointwise(projection_channels, feat * out_channels, dtype=dtype,
                                key=keys[-1])
@@ -125,10 +153,11 @@ class T1(eqx.Module):
             c = jsfft.dctn(x, type=2, axes=axes) / (2.0**d * math.prod(spatial))
             h = c[(slice(None), *(slice(0, m) for m in self.modes))]
         h = self.lift(h)
-        for i, (m, p) in enumerate(zip(self.mix, self.point, strict=True)):
-            h = m(h) + p(h)
-            if i < len(self.mix) - 1:
-                h = gelu(h)
+        for m, p, spread in zip(self.mix, self.point, self.spread, strict=True):
+            z = gelu(m(h) + p(h))
+            for s in spread:
+                z = s(z)
+            h = h + z
         h = self.proj2(gelu(self.proj1(h)))
         if not self.inverse:
             return h

@@ -117,4 +117,20 @@ def test_t1_dct_beats_the_mean_predictor_on_darcy(tmp_path):
     cfg = fno.TrainConfig(epochs=30, batch_size=10, step_size=10, normalize_inputs=True,
                           normalize_outputs=True)
     res = fno.fit(model, (x[:80], y[:80]), (x[80:], y[80:]), cfg, progress=False)
-    assert res.history[-1]["test_l2"] < 0.85 * baseline, (res.history[-1], baseline)
+    # 0.59 x the baseline with mode mixing; 0.75 x when each layer acted per frequency
+    assert res.history[-1]["test_l2"] < 0.7 * baseline, (res.history[-1], baseline)
+
+
+@pytest.mark.parametrize("transform", ["dft", "dct"])
+def test_t1_learns_a_map_that_couples_modes(transform):
+    # multiplication by 1 + cos(2 pi x) couples each mode to its neighbours: a T1 whose layers
+    # acted on every frequency separately stays at 0.29-0.33 here; mode mixing gives 0.09
+    n = 64
+    a = jax.vmap(GaussianRandomField((n,), alpha=2.5, tau=5.0))(jr.split(jr.key(0), 120))
+    y = (a * jnp.asarray(1 + 0.5 * np.cos(2 * np.pi * np.arange(n) / n))[None])[:, None]
+    model = fno.T1(1, 1, 12, 16, ndim=1, transform=transform, key=jr.key(1))
+    cfg = fno.TrainConfig(epochs=30, batch_size=10, step_size=10, normalize_inputs=True,
+                          normalize_outputs=True)
+    res = fno.fit(model, (a[:100, None], y[:100]), (a[100:, None], y[100:]), cfg,
+                  progress=False)
+    assert res.history[-1]["test_l2"] < 0.15
