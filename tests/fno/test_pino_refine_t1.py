@@ -123,7 +123,7 @@ def test_t1_dct_beats_the_mean_predictor_on_darcy(tmp_path):
 
 @pytest.mark.parametrize("transform", ["dft", "dct"])
 def test_t1_learns_a_map_that_couples_modes(transform):
-    # multiplication by 1 + cos(2 pi x) couples each mode to its neighbours: a T1 whose layers
+    # multiplication by 1 + cos(2 pi x) / 2 couples each mode to its neighbours: a T1 whose layers
     # acted on every frequency separately stays at 0.29-0.33 here; mode mixing gives 0.09
     n = 64
     a = jax.vmap(GaussianRandomField((n,), alpha=2.5, tau=5.0))(jr.split(jr.key(0), 120))
